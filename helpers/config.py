@@ -1,0 +1,67 @@
+"""All settings of the series, read in one place.
+
+Two environment variables steer everything:
+
+* ``HAPPYSAD_DATA`` - the data folder (default: the project's ``data/``).
+  Under it: ``fer2013/{train,test}/<class>/`` and ``web/<class>/``.
+* ``HAPPYSAD_FAST=1`` - fast mode: a small subset and one or two epochs, so the
+  whole series runs in minutes (used by the tests). Default: the full run.
+
+Everything the notebooks write goes below the project folder: ``models/``,
+``outputs/`` and ``data/prepared/`` (all git-ignored). Fast mode writes to a
+``fast/`` sub-folder of each, so running the tests never overwrites the models
+of a full run.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _flag(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def data_dir() -> Path:
+    """The raw data folder: ``$HAPPYSAD_DATA`` or the project's ``data/``."""
+    value = os.environ.get("HAPPYSAD_DATA", "").strip()
+    return Path(value).expanduser().resolve() if value else ROOT / "data"
+
+
+def fast() -> bool:
+    """True in fast mode (``HAPPYSAD_FAST=1``)."""
+    return _flag("HAPPYSAD_FAST")
+
+
+def _run_dir(base: Path) -> Path:
+    path = base / "fast" if fast() else base
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def models_dir() -> Path:
+    """Where trained ``.keras`` / ``.tflite`` files go (``models/``)."""
+    return _run_dir(ROOT / "models")
+
+
+def outputs_dir() -> Path:
+    """Where figures, tables and executed notebooks go (``outputs/``)."""
+    return _run_dir(ROOT / "outputs")
+
+
+def prepared_dir() -> Path:
+    """Where derived data goes: cleaned copies, the saved split (``data/prepared/``)."""
+    return _run_dir(ROOT / "data" / "prepared")
+
+
+SEED = 42                 # one seed for splits, shuffling and weight init
+FER_SIZE = 48             # FER-2013 faces are 48x48 grayscale
+VAL_FRACTION = 0.15       # share of fer2013/train carved out for validation
+FAST_PER_CLASS = {"train": 150, "val": 40, "test": 60}   # images per class in fast mode
+BATCH_SIZE = 64
+
+# Model file names, shared by training, evaluation, prediction and export.
+SEED_MODEL = "seed_cnn.keras"
+OUR_MODEL = "happy_sad.keras"

@@ -1,0 +1,96 @@
+"""What every notebook does first: check versions, find the data, say how it runs.
+
+Also :func:`require`, which turns "file not found" into "run notebook NN first".
+"""
+from __future__ import annotations
+
+import os
+import platform
+import random
+from importlib import metadata
+from pathlib import Path
+
+from . import config
+
+# The versions the lessons were written and measured with (minimums).
+MIN_VERSIONS = {"tensorflow": "2.16", "keras": "3.0", "scikit-learn": "1.3",
+                "matplotlib": "3.7", "Pillow": "10.0", "opencv-python-headless": "4.8"}
+
+
+class MissingStepError(FileNotFoundError):
+    """Something an earlier notebook writes is missing."""
+
+
+def _version_tuple(text: str) -> tuple[int, ...]:
+    parts = []
+    for piece in text.split(".")[:3]:
+        digits = "".join(ch for ch in piece if ch.isdigit())
+        parts.append(int(digits) if digits else 0)
+    return tuple(parts)
+
+
+def check_versions(minimums: dict[str, str] = MIN_VERSIONS) -> dict[str, str]:
+    """Installed versions of the packages that matter; raises if one is too old."""
+    found = {}
+    for package, minimum in minimums.items():
+        try:
+            version = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            raise ImportError(f"{package} is not installed. Run `make run` once, or "
+                              f"`pip install -r requirements.txt`.") from None
+        if _version_tuple(version) < _version_tuple(minimum):
+            raise ImportError(f"{package} {version} is too old: the lessons need >= {minimum}. "
+                              f"Run `pip install -r requirements.txt`.")
+        found[package] = version
+    return found
+
+
+def seed_everything(seed: int = config.SEED) -> None:
+    """Same seed for Python, NumPy and TensorFlow, so reruns give the same numbers."""
+    import numpy as np
+    os.environ.setdefault("PYTHONHASHSEED", str(seed))
+    random.seed(seed)
+    np.random.seed(seed)
+    try:
+        import keras
+        keras.utils.set_random_seed(seed)
+    except ImportError:
+        pass
+
+
+def require(path: Path | str, notebook: str, what: str | None = None) -> Path:
+    """Return ``path`` if it exists, else stop with a message naming the notebook to run."""
+    path = Path(path)
+    if not path.exists():
+        raise MissingStepError(
+            f"{what or path.name} is missing ({path}).\n"
+            f"Run notebook {notebook} first (or `make run`), then run this notebook again.")
+    return path
+
+
+def setup(title: str = "", gpu_check: bool = True) -> dict:
+    """Print what this notebook runs on; seed everything. Returns the facts as a dict."""
+    from . import data  # late import: data imports config only
+    versions = check_versions()
+    seed_everything()
+    source = data.locate()
+    facts = {
+        "python": platform.python_version(),
+        **versions,
+        "mode": "FAST (small subset, few epochs)" if config.fast() else "full",
+        "data": str(source.root),
+        "synthetic": source.synthetic,
+    }
+    if gpu_check:
+        import tensorflow as tf
+        gpus = tf.config.list_physical_devices("GPU")
+        facts["device"] = f"GPU x{len(gpus)}" if gpus else f"CPU ({os.cpu_count()} cores)"
+    print(f"== {title} ==" if title else "== setup ==")
+    for key, value in facts.items():
+        if key != "synthetic":
+            print(f"{key:>24}: {value}")
+    if source.synthetic:
+        print("\n" + "!" * 72 + "\n!! NO REAL DATA FOUND: running on the SYNTHETIC demo (drawn faces).\n"
+              "!! Numbers below say nothing about real photos. See README: 'Where data goes'.\n"
+              + "!" * 72)
+    return facts
