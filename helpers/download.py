@@ -1,0 +1,230 @@
+"""Checksummed downloads and safe extraction (in the style of d2l's ``DATA_HUB``).
+
+Every dataset is a name in :data:`DATASETS` with a URL and the SHA-256 of the file
+behind it. :func:`fetch` downloads into a cache, reuses a cached file only if its
+hash still matches, and refuses a file whose hash is wrong. :func:`extract` unpacks
+``.zip`` and ``.tar(.gz/.bz2/.xz)`` archives, but first checks every member and
+refuses the whole archive (extracting nothing) if one member could write outside
+the destination: absolute paths, ``..`` components, links that escape, device files.
+
+Why so careful? An archive from the internet is untrusted input. A crafted member
+name like ``../../.bashrc`` would otherwise overwrite files anywhere you can write.
+
+Usage::
+
+    from helpers import download
+    path = download.fetch(url, sha256)          # -> cached file, verified
+    folder = download.extract(path, dest)       # -> dest, checked member by member
+    folder = download.download("some-name")     # both, for an entry of DATASETS
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import stat
+import tarfile
+import tempfile
+import urllib.parse
+import urllib.request
+import zipfile
+from pathlib import Path, PurePosixPath, PureWindowsPath
+
+from . import config
+
+# name -> {"url": ..., "sha256": ..., "extract_to": folder relative to the data dir (or None)}.
+# Teachers: add your own entries here. The one below is a TEMPLATE, not a real file:
+# its URL and hash are placeholders, so download("example-template") fails on purpose.
+DATASETS: dict[str, dict[str, str | None]] = {
+    "example-template": {
+        "url": "https://example.org/path/to/happy_sad_faces.zip",
+        "sha256": "0" * 64,
+        "extract_to": "example",   # -> $HAPPYSAD_DATA/example/
+    },
+}
+
+CHUNK = 1 << 20          # read / hash in 1 MiB pieces
+TIMEOUT_S = 60           # socket timeout for one download
+
+
+class ChecksumError(ValueError):
+    """A file's SHA-256 is not the one we expected."""
+
+
+class UnsafeArchiveError(ValueError):
+    """An archive holds a member that could write outside the destination."""
+
+
+def sha256_of(path: Path | str) -> str:
+    """The SHA-256 of a file, as 64 lowercase hex digits."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(CHUNK), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def default_cache_dir() -> Path:
+    """Default download cache: ``data/downloads/`` (git-ignored)."""
+    return config.ROOT / "data" / "downloads"
+
+
+def _filename_from_url(url: str) -> str:
+    name = PurePosixPath(urllib.parse.urlparse(url).path).name
+    return name or "download"
+
+
+def fetch(url: str, sha256: str, cache_dir: Path | str | None = None,
+          filename: str | None = None) -> Path:
+    """Download ``url`` into ``cache_dir`` and check its SHA-256; return the file's path.
+
+    A cached file is reused only if its hash matches; otherwise it is downloaded again.
+    The download goes to a temporary file in the same folder and is renamed into place
+    only after its hash checks out, so a failed or wrong download never leaves a file
+    behind. Raises :class:`ChecksumError` on a mismatch.
+    """
+    expected = sha256.strip().lower()
+    if len(expected) != 64 or any(ch not in "0123456789abcdef" for ch in expected):
+        raise ValueError(f"sha256 must be 64 hex digits, got {sha256!r}")
+    folder = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / (filename or _filename_from_url(url))
+
+    if target.exists():
+        if sha256_of(target) == expected:
+            return target                       # cache hit
+        target.unlink()                         # stale or corrupt: fetch again
+
+    handle, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=folder)
+    tmp = Path(tmp_name)
+    try:
+        digest = hashlib.sha256()
+        with os.fdopen(handle, "wb") as out, \
+                urllib.request.urlopen(url, timeout=TIMEOUT_S) as response:  # noqa: S310
+            for block in iter(lambda: response.read(CHUNK), b""):
+                digest.update(block)
+                out.write(block)
+        actual = digest.hexdigest()
+        if actual != expected:
+            raise ChecksumError(
+                f"SHA-256 mismatch for {url}:\n  expected {expected}\n  got      {actual}\n"
+                f"The download was deleted. The file changed on the server, or the "
+                f"download was corrupted; check the URL and the hash.")
+        os.replace(tmp, target)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return target
+
+
+# ---------------------------------------------------------------- safe extraction
+
+def _archive_kind(archive: Path) -> str:
+    name = archive.name.lower()
+    if name.endswith(".zip"):
+        return "zip"
+    if name.endswith((".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tar.xz", ".txz")):
+        return "tar"
+    if zipfile.is_zipfile(archive):
+        return "zip"
+    if tarfile.is_tarfile(archive):
+        return "tar"
+    raise ValueError(f"{archive.name}: not a .zip or .tar(.gz/.bz2/.xz) archive")
+
+
+def _check_name(name: str, dest: Path, archive: Path) -> Path:
+    """The resolved target of member ``name``; raises if it could land outside ``dest``."""
+    def refuse(why: str) -> UnsafeArchiveError:
+        return UnsafeArchiveError(f"{archive.name}: refusing to extract: member {name!r} {why}. "
+                                  f"Nothing was extracted.")
+    if not name or "\x00" in name:
+        raise refuse("has an empty or invalid name")
+    posix, windows = PurePosixPath(name), PureWindowsPath(name)
+    if posix.is_absolute() or windows.is_absolute() or windows.drive or name.startswith(("/", "\\")):
+        raise refuse("has an absolute path")
+    if ".." in posix.parts or ".." in windows.parts:
+        raise refuse("has a '..' component")
+    target = (dest / name).resolve()
+    if not target.is_relative_to(dest):
+        raise refuse("would be written outside the destination")
+    return target
+
+
+def _check_zip(archive: Path, dest: Path) -> None:
+    with zipfile.ZipFile(archive) as zf:
+        for info in zf.infolist():
+            _check_name(info.filename, dest, archive)
+            mode = info.external_attr >> 16
+            if mode and stat.S_ISLNK(mode):
+                # zipfile writes links as plain files, but refuse them: they mean trouble.
+                raise UnsafeArchiveError(f"{archive.name}: refusing to extract: member "
+                                         f"{info.filename!r} is a symbolic link. Nothing was extracted.")
+
+
+def _check_tar(archive: Path, dest: Path) -> None:
+    with tarfile.open(archive) as tf:
+        for member in tf.getmembers():
+            target = _check_name(member.name, dest, archive)
+            prefix = f"{archive.name}: refusing to extract: member {member.name!r}"
+            if member.isdev() or not (member.isfile() or member.isdir() or member.issym()
+                                      or member.islnk()):
+                raise UnsafeArchiveError(f"{prefix} is a device or special file. Nothing was extracted.")
+            if member.issym():
+                link = member.linkname
+                if PurePosixPath(link).is_absolute():
+                    raise UnsafeArchiveError(f"{prefix} is a symlink to an absolute path "
+                                             f"({link!r}). Nothing was extracted.")
+                if not (target.parent / link).resolve().is_relative_to(dest):
+                    raise UnsafeArchiveError(f"{prefix} is a symlink pointing outside the "
+                                             f"destination ({link!r}). Nothing was extracted.")
+            if member.islnk():
+                link = member.linkname
+                if PurePosixPath(link).is_absolute() or not (dest / link).resolve().is_relative_to(dest):
+                    raise UnsafeArchiveError(f"{prefix} is a hard link pointing outside the "
+                                             f"destination ({link!r}). Nothing was extracted.")
+
+
+def extract(archive: Path | str, dest: Path | str) -> Path:
+    """Unpack a ``.zip`` or ``.tar(.gz/.bz2/.xz)`` into ``dest``; return ``dest``.
+
+    Every member is checked first; one unsafe member (absolute path, ``..``, a link
+    leading outside ``dest``, a device file) raises :class:`UnsafeArchiveError`
+    (a ``ValueError``) and nothing is extracted.
+    """
+    archive = Path(archive)
+    dest = Path(dest)
+    dest.mkdir(parents=True, exist_ok=True)
+    dest = dest.resolve()
+    kind = _archive_kind(archive)
+    if kind == "zip":
+        _check_zip(archive, dest)
+        with zipfile.ZipFile(archive) as zf:
+            zf.extractall(dest)
+    else:
+        _check_tar(archive, dest)
+        with tarfile.open(archive) as tf:
+            if hasattr(tarfile, "data_filter"):  # Python >= 3.12, and 3.11.4+
+                tf.extractall(dest, filter="data")     # a second line of defence
+            else:  # pragma: no cover - old Pythons without extraction filters
+                tf.extractall(dest)
+    return dest
+
+
+def download(name: str, data_dir: Path | str | None = None) -> Path:
+    """Fetch the registered dataset ``name`` and extract it below the data folder.
+
+    Returns the extracted folder, or the downloaded file if the entry has no
+    ``extract_to``.
+    """
+    if name not in DATASETS:
+        known = ", ".join(sorted(DATASETS)) or "(none)"
+        raise KeyError(f"unknown dataset {name!r}; known: {known}. Add it to helpers.download.DATASETS.")
+    entry = DATASETS[name]
+    path = fetch(entry["url"], entry["sha256"])
+    if not entry.get("extract_to"):
+        return path
+    root = Path(data_dir) if data_dir is not None else config.data_dir()
+    return extract(path, root / entry["extract_to"])
+
+
+__all__ = ["DATASETS", "ChecksumError", "UnsafeArchiveError", "sha256_of", "fetch",
+           "extract", "download", "default_cache_dir"]

@@ -1,0 +1,297 @@
+"""Offline demo data: drawn happy and sad faces, so the series runs without real data.
+
+:func:`make_demo` writes the same layout as the real data::
+
+    root/fer2013/{train,test}/{happy,sad}/*.png   48x48 8-bit grayscale, like FER-2013
+    root/web/{happy,sad}/*                        larger RGB photos (JPEG and PNG)
+    root/SYNTHETIC.txt                            says what this is
+
+Each face is an oval head with two eyes and a mouth arc: curving up (a smile) for
+``happy``, curving down for ``sad``. Size, position, a small rotation, brightness,
+gray level or skin tone, background and noise all vary, so a model has to look at
+the mouth. The web folder also holds a few broken or suspicious files on purpose
+(see :data:`WEB_BAD_INPUTS`) for the cleaning lesson.
+
+The output depends only on ``seed``: the same seed gives the same bytes.
+Numbers measured on this data say nothing about real photos.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFilter
+
+CLASSES = ("happy", "sad")
+MARKER = "SYNTHETIC.txt"
+FER_SIZE = 48
+_SUPERSAMPLE = 2            # draw FER faces at 2x, then shrink: smoother edges
+
+# Deliberately bad files in web/ (relative to root), for the cleaning lesson.
+# The names are neutral on purpose: the lesson finds them by checking, not by name.
+WEB_BAD_INPUTS = {
+    "not_an_image": "web/happy/happy_900.jpg",       # a text file named .jpg
+    "truncated": "web/sad/sad_901.jpg",              # a JPEG cut off half-way
+    "too_small": "web/happy/happy_902.png",          # a 10x10 image
+    "duplicate": "web/sad/sad_903.jpg",              # same bytes as web/sad/sad_000.jpg
+    "in_both_classes": "web/sad/sad_904.jpg",        # same bytes as web/happy/happy_001.jpg
+}
+DUPLICATE_OF = {"web/sad/sad_903.jpg": "web/sad/sad_000.jpg",
+                "web/sad/sad_904.jpg": "web/happy/happy_001.jpg"}
+
+# Skin tones (RGB) for the web photos, light to dark; each face jitters around one.
+SKIN_TONES = [(255, 224, 196), (241, 194, 150), (224, 172, 122), (198, 134, 86),
+              (160, 102, 62), (120, 74, 44), (84, 52, 32)]
+
+_MARKER_TEXT = """\
+SYNTHETIC DEMO DATA - NOT REAL FACES
+=====================================
+
+Everything below this folder was drawn by helpers/synthetic.py (make_demo, seed={seed}),
+so the notebook series runs on a machine without the real data.
+
+  fer2013/{{train,test}}/{{happy,sad}}/*.png  48x48 grayscale drawings: {n_train} train and
+                                          {n_test} test images per class
+  web/{{happy,sad}}/*                       {n_web} larger RGB drawings per class (JPEG and PNG),
+                                          plus a few bad files on purpose for lesson 01:
+{bad}
+
+Happy faces have a mouth curving up, sad faces a mouth curving down. A small CNN
+learns that easily, so accuracy on this data is high and MEANS NOTHING about real
+photos. Point HAPPYSAD_DATA at the real data to get real numbers (see README).
+
+Safe to delete: it is recreated when needed.
+"""
+
+
+def _rng(seed: int, *tags: int) -> np.random.Generator:
+    return np.random.default_rng(np.random.SeedSequence([seed, *tags]))
+
+
+def _mouth(draw: ImageDraw.ImageDraw, rng: np.random.Generator, happy: bool,
+           cx: float, cy: float, rx: float, ry: float, color, lip_width: int) -> None:
+    """A smile (arc curving up at the ends) or a frown (arc curving down)."""
+    w = rng.uniform(0.45, 0.75) * rx                 # half-width of the mouth
+    d = rng.uniform(0.14, 0.28) * ry                 # how deep it curves
+    my = cy + rng.uniform(0.38, 0.50) * ry           # mouth line
+    cx = cx + rng.uniform(-0.06, 0.06) * rx
+    open_mouth = rng.random() < 0.3
+    if happy:   # bottom half of an ellipse: ends up, middle down -> a smile
+        box = [cx - w, my - d, cx + w, my + d]
+        start, end = 0, 180
+    else:       # top half of an ellipse: ends down, middle up -> a frown
+        box = [cx - w, my, cx + w, my + 2 * d]
+        start, end = 180, 360
+    if open_mouth:
+        draw.chord(box, start, end, fill=color)
+    else:
+        draw.arc(box, start, end, fill=color, width=lip_width)
+
+
+def _face_layer(size: tuple[int, int], rng: np.random.Generator, happy: bool,
+                head: tuple[float, float, float, float], skin, ink, *, rgb: bool) -> Image.Image:
+    """The face alone on a transparent layer, already rotated a little."""
+    mode = "RGBA" if rgb else "LA"
+    layer = Image.new(mode, size, (0, 0, 0, 0) if rgb else (0, 0))
+    draw = ImageDraw.Draw(layer)
+    cx, cy, rx, ry = head
+    unit = max(1, round(rx / 12))                    # line width scale
+
+    def color(value, alpha=255):
+        return (*value, alpha) if rgb else (int(value), alpha)
+
+    if rgb and rng.random() < 0.8:                   # hair behind the head
+        hair = tuple(int(v) for v in rng.integers(10, 120, 3))
+        draw.ellipse([cx - rx * 1.08, cy - ry * 1.12, cx + rx * 1.08, cy + ry * 0.3],
+                     fill=color(hair))
+    draw.ellipse([cx - rx, cy - ry, cx + rx, cy + ry], fill=color(skin))
+
+    # eyes
+    ex = rng.uniform(0.32, 0.44) * rx
+    ey = cy - rng.uniform(0.12, 0.28) * ry
+    er = rng.uniform(0.09, 0.14) * rx
+    for side in (-1, 1):
+        x = cx + side * ex
+        if rgb:
+            draw.ellipse([x - er * 1.5, ey - er, x + er * 1.5, ey + er], fill=color((245, 245, 245)))
+            iris = tuple(int(v) for v in rng.integers(20, 110, 3))
+            draw.ellipse([x - er * 0.8, ey - er * 0.8, x + er * 0.8, ey + er * 0.8], fill=color(iris))
+        else:
+            draw.ellipse([x - er, ey - er * 0.8, x + er, ey + er * 0.8], fill=color(ink))
+    # eyebrows: tilt is random and independent of the class (a distractor)
+    if rng.random() < 0.7:
+        tilt = rng.uniform(-0.12, 0.12) * ry
+        for side in (-1, 1):
+            x = cx + side * ex
+            y = ey - rng.uniform(0.22, 0.3) * ry
+            draw.line([x - er * 1.4, y + side * tilt, x + er * 1.4, y - side * tilt],
+                      fill=color(ink), width=unit)
+    # nose
+    if rng.random() < 0.6:
+        draw.line([cx, cy - 0.05 * ry, cx - 0.06 * rx, cy + 0.18 * ry, cx + 0.04 * rx, cy + 0.2 * ry],
+                  fill=color(ink), width=max(1, unit - 1) if rgb else unit)
+    lips = (tuple(int(v) for v in np.clip(np.array(ink) + [60, 0, 0], 0, 255)) if rgb else ink)
+    _mouth(draw, rng, happy, cx, cy, rx, ry, color(lips), lip_width=max(2, round(unit * 1.6)))
+
+    angle = rng.uniform(-12, 12)
+    return layer.rotate(angle, resample=Image.Resampling.BICUBIC, center=(cx, cy))
+
+
+# ---------------------------------------------------------------- FER-style images
+
+def fer_face(rng: np.random.Generator, happy: bool, size: int = FER_SIZE) -> np.ndarray:
+    """One 48x48 uint8 grayscale drawn face."""
+    big = size * _SUPERSAMPLE
+    skin = rng.uniform(90, 235)
+    bg = rng.uniform(10, 245)
+    if abs(bg - skin) < 45:                           # keep the head visible
+        bg = skin - 60 if skin > 140 else skin + 60
+    ink = max(0.0, skin - rng.uniform(70, 150))
+    # background: flat gray with a soft vertical gradient
+    grad = np.linspace(-1, 1, big)[:, None] * rng.uniform(-25, 25)
+    background = np.clip(bg + grad + np.zeros((big, big)), 0, 255).astype(np.uint8)
+    canvas = Image.fromarray(background, "L").convert("LA")
+
+    rx = rng.uniform(0.30, 0.40) * big
+    ry = rx * rng.uniform(1.15, 1.35)
+    cx = big / 2 + rng.uniform(-0.07, 0.07) * big
+    cy = big / 2 + rng.uniform(-0.06, 0.06) * big
+    layer = _face_layer((big, big), rng, happy, (cx, cy, rx, ry), skin, ink, rgb=False)
+    canvas.alpha_composite(layer)
+    img = canvas.convert("L").resize((size, size), Image.Resampling.LANCZOS)
+
+    arr = np.asarray(img, dtype=np.float32)
+    arr = arr * rng.uniform(0.75, 1.2) + rng.uniform(-20, 20)        # brightness, contrast
+    arr += rng.normal(0, rng.uniform(2, 10), arr.shape)              # sensor noise
+    return np.clip(arr, 0, 255).round().astype(np.uint8)
+
+
+# ---------------------------------------------------------------- web-style photos
+
+def web_face(rng: np.random.Generator, happy: bool) -> Image.Image:
+    """One RGB 'photo' (160-400 px a side) with a drawn face in a random skin tone."""
+    w, h = (int(v) for v in rng.integers(160, 401, 2))
+    top, bottom = rng.integers(0, 256, 3), rng.integers(0, 256, 3)
+    t = np.linspace(0, 1, h)[:, None, None]
+    bg = (top * (1 - t) + bottom * t) * np.ones((1, w, 1))
+    canvas = Image.fromarray(bg.astype(np.uint8), "RGB").convert("RGBA")
+    draw = ImageDraw.Draw(canvas)
+    for _ in range(int(rng.integers(0, 6))):                          # clutter
+        x0, y0 = rng.uniform(0, w), rng.uniform(0, h)
+        x1, y1 = x0 + rng.uniform(10, w / 2), y0 + rng.uniform(10, h / 2)
+        fill = tuple(int(v) for v in rng.integers(0, 256, 3))
+        (draw.rectangle if rng.random() < 0.5 else draw.ellipse)([x0, y0, x1, y1], fill=fill)
+
+    base = np.array(SKIN_TONES[int(rng.integers(len(SKIN_TONES)))], dtype=float)
+    skin = tuple(int(v) for v in np.clip(base + rng.normal(0, 8, 3), 0, 255))
+    ink = tuple(int(v) for v in np.clip(base * rng.uniform(0.25, 0.45), 0, 255))
+    rx = rng.uniform(0.20, 0.32) * min(w, h)
+    ry = rx * rng.uniform(1.15, 1.35)
+    cx = rng.uniform(rx * 1.15, w - rx * 1.15)
+    cy = rng.uniform(ry * 1.15, h - ry * 1.05)
+    canvas.alpha_composite(_face_layer((w, h), rng, happy, (cx, cy, rx, ry), skin, ink, rgb=True))
+    img = canvas.convert("RGB")
+    if rng.random() < 0.3:
+        img = img.filter(ImageFilter.GaussianBlur(rng.uniform(0.5, 1.5)))
+    arr = np.asarray(img, dtype=np.float32) + rng.normal(0, rng.uniform(1, 6), (h, w, 1))
+    return Image.fromarray(np.clip(arr, 0, 255).round().astype(np.uint8), "RGB")
+
+
+def _save_web(img: Image.Image, path: Path) -> None:
+    if path.suffix == ".jpg":
+        img.save(path, "JPEG", quality=90)
+    else:
+        img.save(path, "PNG")
+
+
+# ---------------------------------------------------------------- the whole folder
+
+def _write(tmp: Path, n_train: int, n_test: int, n_web: int, seed: int) -> None:
+    for s, (split, count) in enumerate((("train", n_train), ("test", n_test))):
+        for c, name in enumerate(CLASSES):
+            folder = tmp / "fer2013" / split / name
+            folder.mkdir(parents=True)
+            for i in range(count):
+                arr = fer_face(_rng(seed, 1, s, c, i), happy=(name == "happy"))
+                Image.fromarray(arr, "L").save(folder / f"{name}_{i:04d}.png")
+
+    for c, name in enumerate(CLASSES):
+        folder = tmp / "web" / name
+        folder.mkdir(parents=True)
+        for i in range(n_web):
+            rng = _rng(seed, 2, c, i)
+            ext = ".png" if (rng.random() < 0.35 and i >= 2) else ".jpg"  # 0, 1: see DUPLICATE_OF
+            _save_web(web_face(rng, happy=(name == "happy")), folder / f"{name}_{i:03d}{ext}")
+
+    _write_bad_inputs(tmp, seed)
+    bad = "\n".join(f"{'':>42}{path}  ({kind.replace('_', ' ')})"
+                    for kind, path in WEB_BAD_INPUTS.items())
+    (tmp / MARKER).write_text(_MARKER_TEXT.format(seed=seed, n_train=n_train, n_test=n_test,
+                                                  n_web=n_web, bad=bad), encoding="utf-8")
+
+
+def _write_bad_inputs(tmp: Path, seed: int) -> None:
+    rng = _rng(seed, 3)
+    bad = {kind: tmp / rel for kind, rel in WEB_BAD_INPUTS.items()}
+    bad["not_an_image"].write_text("This is not an image, just text with a .jpg name.\n",
+                                   encoding="utf-8")
+    jpeg = tmp / "web" / "sad" / ".whole.jpg"
+    _save_web(web_face(rng, happy=False), jpeg)
+    data = jpeg.read_bytes()
+    bad["truncated"].write_bytes(data[: len(data) // 2])
+    jpeg.unlink()
+    small = web_face(rng, happy=True).resize((10, 10), Image.Resampling.LANCZOS)
+    small.save(bad["too_small"], "PNG")
+    for copy, original in DUPLICATE_OF.items():
+        source = tmp / original
+        if not source.exists():            # n_web too small to hold the original: draw one
+            _save_web(web_face(rng, happy=original.startswith("web/happy")), source)
+        shutil.copyfile(source, tmp / copy)
+
+
+def is_complete(root: Path | str) -> bool:
+    """True if ``root`` holds a finished demo (the marker is written last)."""
+    root = Path(root)
+    return (root / MARKER).is_file() and (root / "fer2013").is_dir() and (root / "web").is_dir()
+
+
+def make_demo(root: Path | str, n_train: int = 300, n_test: int = 100, n_web: int = 30,
+              seed: int = 42) -> Path:
+    """Write the demo data set below ``root`` and return ``root``.
+
+    ``n_train`` / ``n_test`` are FER-style images per class, ``n_web`` web photos per
+    class (plus the bad inputs of :data:`WEB_BAD_INPUTS`). Same seed, same bytes.
+    Everything is written to a temporary folder first and moved into place at the end,
+    so an interrupted run never leaves a half-written demo behind. Existing
+    ``fer2013/``, ``web/`` and the marker under ``root`` are replaced.
+    """
+    root = Path(root)
+    root.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{root.name}.tmp-", dir=root.parent))
+    try:
+        _write(tmp, n_train, n_test, n_web, seed)
+        if not root.exists():
+            try:
+                os.rename(tmp, root)
+                return root
+            except OSError:                 # another process finished first
+                if not root.exists():
+                    raise
+        root.mkdir(parents=True, exist_ok=True)
+        (root / MARKER).unlink(missing_ok=True)       # incomplete until the marker is back
+        for name in ("fer2013", "web"):
+            if (root / name).exists():
+                shutil.rmtree(root / name)
+            os.replace(tmp / name, root / name)
+        os.replace(tmp / MARKER, root / MARKER)
+        return root
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+__all__ = ["CLASSES", "MARKER", "WEB_BAD_INPUTS", "DUPLICATE_OF", "SKIN_TONES",
+           "fer_face", "web_face", "make_demo", "is_complete"]
