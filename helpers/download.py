@@ -191,16 +191,16 @@ def extract(archive: Path | str, dest: Path | str) -> Path:
     (a ``ValueError``) and nothing is extracted.
     """
     archive = Path(archive)
-    dest = Path(dest)
-    dest.mkdir(parents=True, exist_ok=True)
-    dest = dest.resolve()
+    dest = Path(dest).resolve()
     kind = _archive_kind(archive)
     if kind == "zip":
         _check_zip(archive, dest)
+        dest.mkdir(parents=True, exist_ok=True)
         with zipfile.ZipFile(archive) as zf:
             zf.extractall(dest)
     else:
         _check_tar(archive, dest)
+        dest.mkdir(parents=True, exist_ok=True)
         with tarfile.open(archive) as tf:
             if hasattr(tarfile, "data_filter"):  # Python >= 3.12, and 3.11.4+
                 tf.extractall(dest, filter="data")     # a second line of defence

@@ -1,0 +1,270 @@
+"""helpers.download: checksummed fetch from a local HTTP server, and safe extraction."""
+from __future__ import annotations
+
+import functools
+import hashlib
+import http.server
+import io
+import tarfile
+import threading
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from helpers import download
+
+
+def _png_bytes(value: int) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(np.full((8, 8), value, np.uint8), "L").save(buf, "PNG")
+    return buf.getvalue()
+
+
+MEMBERS = {"faces/happy/h1.png": _png_bytes(200), "faces/happy/h2.png": _png_bytes(180),
+           "faces/sad/s1.png": _png_bytes(40), "faces/sad/s2.png": _png_bytes(60)}
+
+
+class _Handler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):  # keep test output quiet
+        pass
+
+
+@pytest.fixture
+def server(tmp_path):
+    """A local HTTP server on 127.0.0.1 serving tmp_path/www; counts GET requests."""
+    root = tmp_path / "www"
+    root.mkdir()
+    hits: list[str] = []
+
+    class Counting(_Handler):
+        def do_GET(self):
+            hits.append(self.path)
+            super().do_GET()
+
+    handler = functools.partial(Counting, directory=str(root))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield {"root": root, "url": f"http://127.0.0.1:{httpd.server_address[1]}", "hits": hits}
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join(timeout=5)
+
+
+def _make_zip(path: Path, members: dict[str, bytes]) -> Path:
+    with zipfile.ZipFile(path, "w") as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+    return path
+
+
+def _make_tar(path: Path, members: dict[str, bytes], mode: str = "w:gz",
+              links: dict[str, str] | None = None) -> Path:
+    with tarfile.open(path, mode) as tf:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tf.addfile(info, io.BytesIO(data))
+        for name, target in (links or {}).items():
+            info = tarfile.TarInfo(name)
+            info.type = tarfile.SYMTYPE
+            info.linkname = target
+            tf.addfile(info)
+    return path
+
+
+def _sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _files(folder: Path) -> set[str]:
+    return {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()}
+
+
+# ---------------------------------------------------------------- fetch
+
+def test_sha256_of(tmp_path):
+    path = tmp_path / "x.bin"
+    path.write_bytes(b"happy or sad")
+    assert download.sha256_of(path) == hashlib.sha256(b"happy or sad").hexdigest()
+
+
+@pytest.mark.parametrize("name,maker", [("faces.zip", _make_zip), ("faces.tar.gz", _make_tar)])
+def test_fetch_verify_extract(server, tmp_path, name, maker):
+    archive = maker(server["root"] / name, MEMBERS)
+    cache = tmp_path / "cache"
+    path = download.fetch(f"{server['url']}/{name}", _sha(archive), cache_dir=cache)
+    assert path == cache / name and path.read_bytes() == archive.read_bytes()
+    dest = download.extract(path, tmp_path / "out")
+    assert _files(dest) == set(MEMBERS)
+    for member, data in MEMBERS.items():
+        assert (dest / member).read_bytes() == data
+    assert not [p for p in cache.iterdir() if p.name != name], "temp files left in the cache"
+
+
+def test_cache_hit_does_not_download_again(server, tmp_path):
+    archive = _make_zip(server["root"] / "faces.zip", MEMBERS)
+    url, sha = f"{server['url']}/faces.zip", _sha(archive)
+    first = download.fetch(url, sha, cache_dir=tmp_path)
+    second = download.fetch(url, sha.upper(), cache_dir=tmp_path)
+    assert first == second
+    assert server["hits"] == ["/faces.zip"]
+
+
+def test_corrupt_cache_is_downloaded_again(server, tmp_path):
+    archive = _make_zip(server["root"] / "faces.zip", MEMBERS)
+    (tmp_path / "faces.zip").write_bytes(b"half a download")
+    path = download.fetch(f"{server['url']}/faces.zip", _sha(archive), cache_dir=tmp_path)
+    assert path.read_bytes() == archive.read_bytes()
+    assert len(server["hits"]) == 1
+
+
+def test_custom_filename(server, tmp_path):
+    archive = _make_zip(server["root"] / "faces.zip", MEMBERS)
+    path = download.fetch(f"{server['url']}/faces.zip", _sha(archive), cache_dir=tmp_path,
+                          filename="mine.zip")
+    assert path == tmp_path / "mine.zip" and path.exists()
+
+
+def test_wrong_checksum_raises_and_leaves_nothing(server, tmp_path):
+    _make_zip(server["root"] / "faces.zip", MEMBERS)
+    cache = tmp_path / "cache"
+    with pytest.raises(download.ChecksumError, match="SHA-256 mismatch"):
+        download.fetch(f"{server['url']}/faces.zip", "0" * 64, cache_dir=cache)
+    assert list(cache.iterdir()) == []
+
+
+def test_bad_hash_string_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="64 hex"):
+        download.fetch("http://127.0.0.1:9/x.zip", "abc", cache_dir=tmp_path)
+
+
+def test_download_unknown_name():
+    with pytest.raises(KeyError, match="unknown dataset"):
+        download.download("no-such-dataset")
+
+
+def test_download_registry_entry(server, tmp_path, monkeypatch):
+    archive = _make_tar(server["root"] / "faces.tar.gz", MEMBERS)
+    monkeypatch.setitem(download.DATASETS, "test-faces", {
+        "url": f"{server['url']}/faces.tar.gz", "sha256": _sha(archive), "extract_to": "test-faces"})
+    monkeypatch.setattr(download, "default_cache_dir", lambda: tmp_path / "cache")
+    out = download.download("test-faces", data_dir=tmp_path / "data")
+    assert out == (tmp_path / "data" / "test-faces").resolve()
+    assert _files(out) == set(MEMBERS)
+
+
+def test_registry_entries_are_well_formed():
+    for name, entry in download.DATASETS.items():
+        assert {"url", "sha256", "extract_to"} <= set(entry), name
+        assert len(entry["sha256"]) == 64, name
+
+
+# ---------------------------------------------------------------- safe extraction
+
+@pytest.fixture
+def sandbox(tmp_path):
+    """dest lives two levels down, so '../' and '../../' escapes land in folders we can check."""
+    dest = tmp_path / "a" / "b" / "dest"
+    return tmp_path, dest
+
+
+def _assert_refused(archive: Path, sandbox_root: Path, dest: Path):
+    before = _files(sandbox_root)
+    with pytest.raises(ValueError, match="refusing to extract"):
+        download.extract(archive, dest)
+    after = _files(sandbox_root)
+    assert after == before, f"files written: {after - before}"
+
+
+@pytest.mark.parametrize("bad", ["../evil.txt", "../../evil.txt", "ok/../../evil.txt"])
+def test_zip_with_dotdot_is_refused(sandbox, bad):
+    root, dest = sandbox
+    archive = _make_zip(root / "bad.zip", {"faces/happy/h1.png": MEMBERS["faces/happy/h1.png"],
+                                          bad: b"pwned"})
+    _assert_refused(archive, root, dest)
+
+
+def test_zip_with_absolute_path_is_refused(sandbox):
+    root, dest = sandbox
+    target = root / "absolute_evil.txt"
+    archive = _make_zip(root / "bad.zip", {"ok.txt": b"fine", str(target): b"pwned"})
+    _assert_refused(archive, root, dest)
+    assert not target.exists()
+
+
+def test_zip_with_symlink_is_refused(sandbox):
+    root, dest = sandbox
+    info = zipfile.ZipInfo("link")
+    info.external_attr = (0o120777 << 16)
+    with zipfile.ZipFile(root / "bad.zip", "w") as zf:
+        zf.writestr("ok.txt", b"fine")
+        zf.writestr(info, "/etc/passwd")
+    _assert_refused(root / "bad.zip", root, dest)
+
+
+@pytest.mark.parametrize("mode,suffix", [("w:gz", "tar.gz"), ("w", "tar"), ("w:bz2", "tar.bz2"),
+                                         ("w:xz", "tar.xz")])
+def test_tar_with_dotdot_is_refused(sandbox, mode, suffix):
+    root, dest = sandbox
+    archive = _make_tar(root / f"bad.{suffix}", {"ok.txt": b"fine", "../evil.txt": b"pwned"}, mode)
+    _assert_refused(archive, root, dest)
+
+
+def test_tar_with_absolute_path_is_refused(sandbox):
+    root, dest = sandbox
+    archive = _make_tar(root / "bad.tar.gz", {"ok.txt": b"fine", str(root / "evil.txt"): b"pwned"})
+    _assert_refused(archive, root, dest)
+
+
+@pytest.mark.parametrize("target", ["../../..", "/etc", "../outside"])
+def test_tar_with_escaping_symlink_is_refused(sandbox, target):
+    root, dest = sandbox
+    # the classic attack: a link out of dest, then a file written "through" it
+    archive = _make_tar(root / "bad.tar.gz", {"ok.txt": b"fine"}, links={"escape": target})
+    _assert_refused(archive, root, dest)
+    with tarfile.open(root / "bad2.tar.gz", "w:gz") as tf:
+        link = tarfile.TarInfo("escape")
+        link.type, link.linkname = tarfile.SYMTYPE, target
+        tf.addfile(link)
+        evil = tarfile.TarInfo("escape/evil.txt")
+        evil.size = 5
+        tf.addfile(evil, io.BytesIO(b"pwned"))
+    _assert_refused(root / "bad2.tar.gz", root, dest)
+
+
+def test_tar_with_escaping_hardlink_is_refused(sandbox):
+    root, dest = sandbox
+    with tarfile.open(root / "bad.tar", "w") as tf:
+        info = tarfile.TarInfo("hard")
+        info.type, info.linkname = tarfile.LNKTYPE, "../../../secret"
+        tf.addfile(info)
+    _assert_refused(root / "bad.tar", root, dest)
+
+
+def test_tar_with_device_file_is_refused(sandbox):
+    root, dest = sandbox
+    with tarfile.open(root / "bad.tar", "w") as tf:
+        info = tarfile.TarInfo("null")
+        info.type, info.devmajor, info.devminor = tarfile.CHRTYPE, 1, 3
+        tf.addfile(info)
+    _assert_refused(root / "bad.tar", root, dest)
+
+
+def test_tar_with_internal_symlink_is_fine(tmp_path):
+    archive = _make_tar(tmp_path / "ok.tar.gz", {"faces/happy/h1.png": MEMBERS["faces/happy/h1.png"]},
+                        links={"faces/latest.png": "happy/h1.png"})
+    dest = download.extract(archive, tmp_path / "out")
+    assert (dest / "faces" / "latest.png").read_bytes() == MEMBERS["faces/happy/h1.png"]
+
+
+def test_not_an_archive(tmp_path):
+    path = tmp_path / "notes.txt"
+    path.write_text("hello")
+    with pytest.raises(ValueError, match="not a .zip or .tar"):
+        download.extract(path, tmp_path / "out")
