@@ -1,0 +1,263 @@
+"""Finding, splitting and loading the data - once, the same way in every notebook.
+
+* :func:`locate` finds the real data (``$HAPPYSAD_DATA``) or falls back to the
+  synthetic demo, loudly.
+* :func:`prepare_fer_split` makes the FER-2013 split ONCE: drop non-faces and
+  exact duplicates (also train images that reappear in test), carve a stratified,
+  seeded validation set from ``train``, save ``splits.csv``.
+* :func:`load_split`, :func:`load_images` read it back.
+* :func:`to_model_input` is the one preprocessing step outside the model
+  (resize + channel count), used by training, evaluation and prediction alike.
+* :func:`make_dataset` is the ``tf.data`` input pipeline.
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from PIL import Image
+
+from . import config
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
+FACE_SOURCE = "ferplus_png_exact_csv_pixels"   # manifest rows whose pixels are real faces
+MIN_PIXEL_STD = 8.0    # below this a 48x48 "face" is a blank or near-blank frame
+
+
+@dataclass(frozen=True)
+class DataSource:
+    """Where the data is. ``fer`` / ``web`` are None when that part is absent."""
+    root: Path
+    fer: Path | None
+    web: Path | None
+    synthetic: bool
+
+    @property
+    def manifest(self) -> Path | None:
+        path = self.fer / "manifest.csv" if self.fer else None
+        return path if path and path.exists() else None
+
+
+def locate(root: Path | None = None) -> DataSource:
+    """Real data under ``$HAPPYSAD_DATA`` if it is there, else the synthetic demo."""
+    root = Path(root) if root else config.data_dir()
+    fer, web = root / "fer2013", root / "web"
+    if (fer / "train").is_dir() or web.is_dir():
+        return DataSource(root, fer if (fer / "train").is_dir() else None,
+                          web if web.is_dir() else None, synthetic=False)
+    demo = config.ROOT / "data" / "synthetic"
+    if not (demo / "SYNTHETIC.txt").exists():
+        from . import synthetic
+        synthetic.make_demo(demo)
+    return DataSource(demo, demo / "fer2013", demo / "web", synthetic=True)
+
+
+def class_names(folder: Path | str) -> list[str]:
+    """The class names: the sub-folder names of ``folder``, sorted. Exactly two."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"No folder {folder}: expected one sub-folder per class.")
+    names = sorted(p.name for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+    if len(names) != 2:
+        raise ValueError(f"{folder} has {len(names)} class folders {names}; this series needs "
+                         f"exactly two (for example happy/ and sad/).")
+    return names
+
+
+def image_files(folder: Path) -> list[Path]:
+    """Every image file below ``folder`` (by suffix), sorted, hidden files skipped."""
+    return sorted(p for p in folder.rglob("*")
+                  if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
+                  and not any(part.startswith(".") for part in p.relative_to(folder).parts))
+
+
+def read_image(path: Path | str, channels: int = 3) -> np.ndarray:
+    """Decode one file to uint8 ``(H, W, channels)``: RGB for 3, grayscale for 1.
+
+    Pillow decodes to RGB, so this is never the BGR mix-up of ``cv2.imread``.
+    """
+    with Image.open(path) as im:
+        im = im.convert("L" if channels == 1 else "RGB")
+        array = np.asarray(im, dtype=np.uint8)
+    return array[..., None] if channels == 1 else array
+
+
+def pixel_hash(array: np.ndarray) -> str:
+    """SHA-1 of the decoded pixels: equal for pixel-identical images, whatever the file."""
+    return hashlib.sha1(np.ascontiguousarray(array).tobytes()).hexdigest()
+
+
+# ----------------------------------------------------------------------------- the split
+SPLIT_FILE = "splits.csv"
+DROPPED_FILE = "dropped.csv"
+
+
+def _list_fer(source: DataSource) -> pd.DataFrame:
+    rows = []
+    for split in ("train", "test"):
+        split_dir = source.fer / split
+        for label, name in enumerate(class_names(split_dir)):
+            for path in image_files(split_dir / name):
+                pixels = read_image(path, channels=1)
+                rows.append({"path": path.relative_to(source.root).as_posix(), "label": label,
+                             "class": name, "orig_split": split, "pixsha1": pixel_hash(pixels),
+                             "std": float(pixels.std())})
+    return pd.DataFrame(rows)
+
+
+def _drop(df: pd.DataFrame, mask: pd.Series, reason: str, dropped: list) -> pd.DataFrame:
+    if mask.any():
+        dropped.append(df[mask].assign(reason=reason))
+    return df[~mask]
+
+
+def prepare_fer_split(source: DataSource | None = None, val_fraction: float = config.VAL_FRACTION,
+                      seed: int = config.SEED, out_dir: Path | None = None) -> pd.DataFrame:
+    """Make the train / val / test split once and save it. Returns the split table.
+
+    Order matters: first remove what must never be learned from (non-faces, label
+    conflicts, train images that are also test images), then split.
+    """
+    from sklearn.model_selection import train_test_split
+
+    source = source or locate()
+    if source.fer is None:
+        raise FileNotFoundError(f"No fer2013/ folder under {source.root}. See README: 'Where data goes'.")
+    df = _list_fer(source)
+    dropped: list[pd.DataFrame] = []
+
+    # 1. Non-faces: the manifest knows; without one, a near-constant image is no face.
+    if source.manifest is not None:
+        manifest = pd.read_csv(source.manifest, usecols=["path", "pixel_source"])
+        manifest["path"] = (source.fer.relative_to(source.root) / manifest["path"]).map(Path.as_posix)
+        df = df.merge(manifest, on="path", how="left")
+        df = _drop(df, df["pixel_source"].notna() & (df["pixel_source"] != FACE_SOURCE),
+                   "not a face (manifest pixel_source)", dropped)
+        df = df.drop(columns="pixel_source")
+    df = _drop(df, df["std"] < MIN_PIXEL_STD, f"blank image (pixel std < {MIN_PIXEL_STD})", dropped)
+
+    # 2. The same pixels with two labels: no copy can be trusted.
+    n_labels = df.groupby("pixsha1")["label"].transform("nunique")
+    df = _drop(df, n_labels > 1, "same image with both labels", dropped)
+
+    # 3. Train images that also sit in test would let the model see test answers.
+    in_test = df["pixsha1"].isin(df.loc[df["orig_split"] == "test", "pixsha1"])
+    df = _drop(df, in_test & (df["orig_split"] == "train"), "train image also in test", dropped)
+
+    # 4. Remaining exact duplicates within a split: keep the first copy.
+    df = df.sort_values("path")
+    df = _drop(df, df.duplicated(["orig_split", "pixsha1"]), "exact duplicate", dropped)
+
+    # 5. Carve validation out of train, stratified by label and seeded.
+    train = df[df["orig_split"] == "train"]
+    tr_idx, val_idx = train_test_split(train.index, test_size=val_fraction,
+                                       stratify=train["label"], random_state=seed)
+    df = df.assign(split=df["orig_split"])
+    df.loc[val_idx, "split"] = "val"
+
+    if config.fast():   # a small, stratified, seeded subset of every split
+        df = (df.groupby(["split", "label"], group_keys=False)
+                .apply(lambda g: g.sample(min(len(g), config.FAST_PER_CLASS[g.name[0]]),
+                                          random_state=seed)))
+
+    split = (df[["path", "label", "class", "split", "pixsha1"]]
+             .sort_values(["split", "label", "path"]).reset_index(drop=True))
+    out_dir = Path(out_dir) if out_dir else config.prepared_dir()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    split.to_csv(out_dir / SPLIT_FILE, index=False)
+    drops = (pd.concat(dropped) if dropped else df.iloc[:0].assign(reason=""))
+    drops[["path", "class", "orig_split", "pixsha1", "reason"]].to_csv(out_dir / DROPPED_FILE, index=False)
+    (out_dir / "data_root.txt").write_text(str(source.root))
+    return split
+
+
+def load_split(out_dir: Path | None = None) -> pd.DataFrame:
+    """The saved split (made by notebook 01). Adds ``file``: the absolute path."""
+    from .notebook import require
+    out_dir = Path(out_dir) if out_dir else config.prepared_dir()
+    path = require(out_dir / SPLIT_FILE, "01_collect_and_clean", "The saved FER-2013 split")
+    split = pd.read_csv(path)
+    root = Path((out_dir / "data_root.txt").read_text().strip())
+    split["file"] = [str(root / p) for p in split["path"]]
+    return split
+
+
+def split_class_names(split: pd.DataFrame) -> list[str]:
+    """Class names in label order, read from the split table."""
+    pairs = split[["label", "class"]].drop_duplicates().sort_values("label")
+    return list(pairs["class"])
+
+
+def load_images(files, channels: int = 1, size: tuple[int, int] | None = None) -> np.ndarray:
+    """Decode files into one uint8 array ``(N, H, W, channels)``; ``size`` resizes (H, W)."""
+    arrays = []
+    for file in files:
+        array = read_image(file, channels)
+        if size is not None and array.shape[:2] != tuple(size):
+            mode = "L" if channels == 1 else "RGB"
+            im = Image.fromarray(array.squeeze(-1) if channels == 1 else array, mode)
+            array = np.asarray(im.resize((size[1], size[0]), Image.BILINEAR), dtype=np.uint8)
+            array = array[..., None] if channels == 1 else array
+        arrays.append(array)
+    return np.stack(arrays) if arrays else np.zeros((0, *(size or (0, 0)), channels), np.uint8)
+
+
+def load_xy(split: pd.DataFrame, which: str, channels: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """Images and labels of one split ('train', 'val' or 'test')."""
+    part = split[split["split"] == which]
+    return load_images(part["file"], channels=channels), part["label"].to_numpy()
+
+
+# ----------------------------------------------------------------------------- preprocessing
+def to_model_input(images, input_shape):
+    """Make raw 0-255 images fit a model's input: resize to (H, W), set the channels.
+
+    Values stay 0-255 (the model rescales itself). Works on a NumPy batch or a
+    tf tensor, inside or outside ``tf.data``.
+    """
+    import tensorflow as tf
+    height, width, channels = input_shape[-3:]
+    x = tf.convert_to_tensor(images)
+    if x.shape.rank == 3:
+        x = x[None]
+    x = tf.cast(x, tf.float32)
+    if x.shape[-1] == 3 and channels == 1:
+        x = tf.image.rgb_to_grayscale(x)
+    elif x.shape[-1] == 1 and channels == 3:
+        x = tf.image.grayscale_to_rgb(x)
+    if x.shape[1] != height or x.shape[2] != width:
+        x = tf.image.resize(x, (height, width), method="bilinear")
+    return tf.clip_by_value(x, 0.0, 255.0)
+
+
+def make_dataset(files, labels, input_shape, batch_size: int = config.BATCH_SIZE,
+                 training: bool = False, seed: int = config.SEED, channels: int = 1,
+                 cache: bool = True):
+    """tf.data pipeline: decode -> cache -> shuffle -> batch -> resize -> prefetch.
+
+    Decoded images are cached at their stored size (48x48 is small), and resized
+    after batching, so a 256x256 model does not cache 28x more pixels.
+    Shuffling happens once per epoch on the training set only; the split itself
+    is fixed in ``splits.csv``, so no shuffle can leak test images into training.
+    """
+    import tensorflow as tf
+    files = [str(f) for f in files]
+    labels = np.asarray(labels, dtype=np.float32)
+    ds = tf.data.Dataset.from_tensor_slices((files, labels))
+
+    def decode(path, label):
+        image = tf.io.decode_image(tf.io.read_file(path), channels=channels, expand_animations=False)
+        image.set_shape([None, None, channels])
+        return image, label
+
+    ds = ds.map(decode, num_parallel_calls=tf.data.AUTOTUNE)
+    if cache:
+        ds = ds.cache()
+    if training:
+        ds = ds.shuffle(len(files), seed=seed, reshuffle_each_iteration=True)
+    ds = ds.batch(batch_size)
+    ds = ds.map(lambda x, y: (to_model_input(x, input_shape), y), num_parallel_calls=tf.data.AUTOTUNE)
+    return ds.prefetch(tf.data.AUTOTUNE)

@@ -1,0 +1,117 @@
+"""Metrics, thresholds and result tables - one implementation for every model.
+
+Every model in the series (the seed CNN, ours, the HOG baseline, TFLite
+exports) is scored by :func:`scores` on the same test rows, so the numbers in
+every table are comparable.
+"""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn import metrics as skm
+
+from . import config
+
+
+def predict_proba(model, images, batch_size: int = 256) -> np.ndarray:
+    """P(class 1) for raw 0-255 images of any size/channels, via ``to_model_input``."""
+    from .data import to_model_input
+    images = np.asarray(images)
+    if len(images) == 0:
+        return np.zeros(0, np.float32)
+    out = []
+    for start in range(0, len(images), batch_size):
+        batch = to_model_input(images[start:start + batch_size], model.input_shape[1:])
+        out.append(np.asarray(model(batch, training=False)).reshape(-1))
+    return np.concatenate(out).astype(np.float32)
+
+
+def scores(y_true, p_class1, threshold: float = 0.5, class_names=("happy", "sad")) -> dict:
+    """Accuracy, balanced accuracy, per-class precision/recall/F1, ROC-AUC, PR-AUC."""
+    y_true = np.asarray(y_true).astype(int)
+    p = np.asarray(p_class1, dtype=float)
+    y_pred = (p >= threshold).astype(int)
+    out = {"accuracy": skm.accuracy_score(y_true, y_pred),
+           "balanced_accuracy": skm.balanced_accuracy_score(y_true, y_pred)}
+    prec, rec, f1, _ = skm.precision_recall_fscore_support(y_true, y_pred, labels=[0, 1],
+                                                           zero_division=0)
+    for i, name in enumerate(class_names):
+        out[f"{name}_precision"], out[f"{name}_recall"], out[f"{name}_f1"] = prec[i], rec[i], f1[i]
+    both = len(np.unique(y_true)) == 2
+    out["roc_auc"] = skm.roc_auc_score(y_true, p) if both else float("nan")
+    out["pr_auc"] = skm.average_precision_score(y_true, p) if both else float("nan")
+    out["threshold"] = threshold
+    out["n"] = len(y_true)
+    return {k: float(v) if k != "n" else v for k, v in out.items()}
+
+
+def choose_threshold(y_val, p_val, criterion: str = "balanced_accuracy") -> float:
+    """The decision threshold that maximises ``criterion`` on VALIDATION data.
+
+    Never call this with test data: a threshold tuned on test makes test scores optimistic.
+    """
+    y_val = np.asarray(y_val).astype(int)
+    candidates = np.unique(np.round(np.asarray(p_val, dtype=float), 3))
+    candidates = candidates[(candidates > 0.02) & (candidates < 0.98)]
+    if len(candidates) == 0:
+        return 0.5
+    best = max(candidates, key=lambda t: (scores(y_val, p_val, t)[criterion], -abs(t - 0.5)))
+    return float(best)
+
+
+def threshold_table(y_true, p_class1, thresholds=(0.3, 0.4, 0.5, 0.6, 0.7),
+                    class_names=("happy", "sad")) -> pd.DataFrame:
+    """How precision and recall of class 1 trade off as the threshold moves."""
+    rows = []
+    for t in thresholds:
+        s = scores(y_true, p_class1, t, class_names)
+        rows.append({"threshold": t, "accuracy": s["accuracy"],
+                     "balanced_accuracy": s["balanced_accuracy"],
+                     f"{class_names[1]}_precision": s[f"{class_names[1]}_precision"],
+                     f"{class_names[1]}_recall": s[f"{class_names[1]}_recall"]})
+    return pd.DataFrame(rows)
+
+
+def comparison_table(results: dict[str, dict], columns=None) -> pd.DataFrame:
+    """One row per model from ``{model_name: scores(...) [+ extra facts]}``."""
+    table = pd.DataFrame(results).T
+    if columns:
+        table = table[[c for c in columns if c in table.columns]]
+    return table
+
+
+KEY_COLUMNS = ["accuracy", "balanced_accuracy", "happy_f1", "sad_precision", "sad_recall", "sad_f1",
+               "roc_auc"]
+
+
+def save_table(table: pd.DataFrame, name: str, out_dir: Path | None = None) -> Path:
+    """Save a result table as CSV (and Markdown beside it) under ``outputs/``."""
+    out_dir = Path(out_dir) if out_dir else config.outputs_dir()
+    path = out_dir / f"{name}.csv"
+    table.to_csv(path)
+    (out_dir / f"{name}.md").write_text(table.to_markdown(floatfmt=".3f")
+                                        if _has_tabulate() else table.to_string())
+    return path
+
+
+def _has_tabulate() -> bool:
+    try:
+        import tabulate  # noqa: F401
+        return True
+    except ImportError:
+        return False
+
+
+def time_per_image(predict, images, batch_size: int, repeats: int = 5) -> float:
+    """Median seconds per image of ``predict(batch)`` over ``repeats`` runs (after a warm-up)."""
+    batch = images[:batch_size]
+    predict(batch)                      # warm-up: graph tracing, memory allocation
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        predict(batch)
+        times.append(time.perf_counter() - start)
+    return float(np.median(times)) / len(batch)

@@ -1,0 +1,91 @@
+"""The two networks of the series, and safe loading.
+
+* :func:`build_seed_cnn` - the original tutorial's network, layer for layer.
+* :func:`build_happy_sad` - ours: sized for 48x48 faces, preprocessing and
+  augmentation inside, Conv-BatchNorm-ReLU blocks, global average pooling.
+
+Both are ``keras.Sequential``, take raw 0-255 pixels and return P(class 1).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import keras
+from keras import layers
+
+from . import config
+
+SEED_INPUT = (256, 256, 3)
+OUR_INPUT = (config.FER_SIZE, config.FER_SIZE, 1)
+
+
+def build_seed_cnn(input_shape=SEED_INPUT) -> keras.Sequential:
+    """The original tutorial's network (3,696,625 parameters at 256x256x3).
+
+    One addition: ``Rescaling(1/255)`` inside the model (0 parameters), so the
+    saved file takes raw pixels, where the original divided by 255 in its pipeline.
+    """
+    return keras.Sequential([
+        keras.Input(shape=input_shape),
+        layers.Rescaling(1.0 / 255),
+        layers.Conv2D(16, 3, activation="relu"),
+        layers.MaxPooling2D(),
+        layers.Conv2D(32, 3, activation="relu"),
+        layers.MaxPooling2D(),
+        layers.Conv2D(16, 3, activation="relu"),
+        layers.MaxPooling2D(),
+        layers.Flatten(),
+        layers.Dense(256, activation="relu"),
+        layers.Dense(1, activation="sigmoid"),
+    ], name="seed_cnn")
+
+
+def augmentation(seed: int = config.SEED) -> list[layers.Layer]:
+    """Random changes a face can undergo without changing its expression.
+
+    Active only in training; at inference these layers pass images through.
+    """
+    return [
+        layers.RandomFlip("horizontal", seed=seed),              # a mirrored smile is a smile
+        layers.RandomRotation(0.04, fill_mode="reflect", seed=seed),   # +-14 degrees of head tilt
+        layers.RandomTranslation(0.08, 0.08, fill_mode="reflect", seed=seed),  # off-centre crops
+        layers.RandomZoom(0.1, fill_mode="reflect", seed=seed),  # closer / further
+        layers.RandomContrast(0.3, seed=seed),                   # lighting
+    ]
+
+
+def conv_block(filters: int, convs: int = 2) -> list[layers.Layer]:
+    """``convs`` x (3x3 Conv -> BatchNorm -> ReLU), then halve the size.
+
+    The conv has no bias: BatchNorm's shift does that job.
+    """
+    block = []
+    for _ in range(convs):
+        block += [layers.Conv2D(filters, 3, padding="same", use_bias=False),
+                  layers.BatchNormalization(),
+                  layers.ReLU()]
+    return block + [layers.MaxPooling2D()]
+
+
+def build_happy_sad(input_shape=OUR_INPUT, filters=(32, 64, 128), convs=(1, 2, 2),
+                    dropout: float = 0.3, augment: bool = True,
+                    seed: int = config.SEED) -> keras.Sequential:
+    """Our network: small, fast, and self-contained (raw pixels in, P(sad) out)."""
+    stack = [keras.Input(shape=input_shape), layers.Rescaling(1.0 / 255)]
+    if augment:
+        stack += augmentation(seed)
+    for width, n in zip(filters, convs):
+        stack += conv_block(width, n)
+    stack += [
+        layers.GlobalAveragePooling2D(),     # one number per feature map: few weights, no Flatten
+        layers.Dropout(dropout, seed=seed),
+        layers.Dense(1, activation="sigmoid"),
+    ]
+    return keras.Sequential(stack, name="happy_sad")
+
+
+def load_model(path: Path | str) -> keras.Model:
+    """Load a saved ``.keras`` model in Keras's safe mode (no arbitrary code)."""
+    from .notebook import require
+    path = require(path, "03_train", f"The model {Path(path).name}")
+    return keras.models.load_model(path, safe_mode=True, compile=False)

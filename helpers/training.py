@@ -1,0 +1,138 @@
+"""Training, the way a practitioner does it.
+
+* class weights, so the sad minority counts as much as the happy majority;
+* a warm-up + cosine learning-rate schedule with AdamW;
+* callbacks: EarlyStopping(restore_best_weights), ModelCheckpoint to ``.keras``,
+  TensorBoard, CSVLogger;
+* any ``tf.distribute`` strategy (MirroredStrategy when several GPUs are visible);
+* the best checkpoint is reloaded from disk and re-saved without optimizer state,
+  so the file we ship is the model we validated, and it stays small.
+"""
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import keras
+import numpy as np
+import pandas as pd
+import tensorflow as tf
+
+from . import config
+from .data import make_dataset
+
+
+def class_weights(labels) -> dict[int, float]:
+    """Weights so each class contributes equally to the loss: n / (2 * n_class)."""
+    labels = np.asarray(labels).astype(int)
+    counts = np.bincount(labels, minlength=2)
+    if (counts == 0).any():
+        raise ValueError(f"Both classes need training images; counts per class: {counts.tolist()}")
+    return {c: float(len(labels) / (2 * n)) for c, n in enumerate(counts)}
+
+
+def default_strategy() -> tf.distribute.Strategy:
+    """MirroredStrategy across GPUs when there are several; the default strategy otherwise."""
+    gpus = tf.config.list_logical_devices("GPU")
+    return tf.distribute.MirroredStrategy() if len(gpus) > 1 else tf.distribute.get_strategy()
+
+
+@dataclass
+class TrainResult:
+    path: Path                      # the best model, reloaded and re-saved
+    history: pd.DataFrame           # one row per epoch
+    seconds: float                  # wall time of model.fit
+    best_epoch: int                 # 1-based epoch whose weights were kept
+    info: dict = field(default_factory=dict)
+
+
+class _EpochTimer(keras.callbacks.Callback):
+    def on_train_begin(self, logs=None):
+        self.start, self.times = time.perf_counter(), []
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.times.append(time.perf_counter() - self.start)
+        if logs is not None:
+            logs["elapsed_s"] = self.times[-1]
+
+
+def train(build: Callable[[], keras.Model], split: pd.DataFrame, name: str, *,
+          epochs: int, learning_rate: float = 1e-3, schedule: str = "cosine",
+          weight_decay: float = 1e-4, patience: int = 5, batch_size: int = config.BATCH_SIZE,
+          strategy: tf.distribute.Strategy | None = None, out_dir: Path | None = None,
+          verbose: int = 2) -> TrainResult:
+    """Train ``build()`` on the split's train rows, validate on its val rows.
+
+    ``name`` is the file name (``seed_cnn.keras``). Returns where the best
+    model was saved and the per-epoch history (also saved beside the model).
+    """
+    out_dir = Path(out_dir) if out_dir else config.models_dir()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / name
+    stem = path.stem
+    strategy = strategy or default_strategy()
+    keras.utils.set_random_seed(config.SEED)
+
+    train_rows, val_rows = split[split["split"] == "train"], split[split["split"] == "val"]
+    global_batch = batch_size * strategy.num_replicas_in_sync
+    with strategy.scope():
+        model = build()
+        input_shape = model.input_shape[1:]
+        steps = int(np.ceil(len(train_rows) / global_batch)) * epochs
+        if schedule == "cosine":
+            lr = keras.optimizers.schedules.CosineDecay(
+                learning_rate / 10, decay_steps=steps, alpha=0.01,
+                warmup_target=learning_rate, warmup_steps=max(1, steps // 20))
+        else:
+            lr = learning_rate
+        model.compile(optimizer=keras.optimizers.AdamW(lr, weight_decay=weight_decay),
+                      loss="binary_crossentropy",
+                      metrics=["accuracy", keras.metrics.AUC(name="auc")])
+
+    # Files are decoded as stored (FER-2013: grayscale); make_dataset then fits
+    # them to the model's input shape with the same to_model_input() as prediction.
+    train_ds = make_dataset(train_rows["file"], train_rows["label"], input_shape, global_batch,
+                            training=True)
+    val_ds = make_dataset(val_rows["file"], val_rows["label"], input_shape, global_batch)
+    log_dir = config.outputs_dir() / "logs" / stem
+    timer = _EpochTimer()
+    callbacks = [
+        timer,
+        keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience,
+                                      restore_best_weights=True),
+        keras.callbacks.ModelCheckpoint(path, monitor="val_loss", save_best_only=True),
+        keras.callbacks.TensorBoard(log_dir=str(log_dir)),
+        keras.callbacks.CSVLogger(str(out_dir / f"{stem}.log.csv")),
+    ]
+    start = time.perf_counter()
+    fit = model.fit(train_ds, validation_data=val_ds, epochs=epochs, verbose=verbose,
+                    class_weight=class_weights(train_rows["label"]), callbacks=callbacks)
+    seconds = time.perf_counter() - start
+
+    history = pd.DataFrame(fit.history)
+    history.insert(0, "epoch", np.arange(1, len(history) + 1))
+    best_epoch = int(history["val_loss"].idxmin()) + 1
+    # Ship the checkpoint we validated, not the in-memory model, and drop the
+    # optimizer state (it would triple the file and is not needed to predict).
+    best = keras.models.load_model(path, safe_mode=True, compile=False)
+    best.save(path)
+    info = {"name": name, "params": int(best.count_params()), "input_shape": list(input_shape),
+            "epochs_run": len(history), "best_epoch": best_epoch, "train_seconds": round(seconds, 1),
+            "train_images": len(train_rows), "val_images": len(val_rows), "fast": config.fast(),
+            "replicas": strategy.num_replicas_in_sync, "saved_bytes": path.stat().st_size}
+    history.to_csv(out_dir / f"{stem}.history.csv", index=False)
+    (out_dir / f"{stem}.json").write_text(json.dumps(info, indent=2))
+    return TrainResult(path, history, seconds, best_epoch, info)
+
+
+def load_history(name: str, out_dir: Path | None = None) -> tuple[pd.DataFrame, dict]:
+    """The per-epoch history and the training facts saved by :func:`train`."""
+    from .notebook import require
+    out_dir = Path(out_dir) if out_dir else config.models_dir()
+    stem = Path(name).stem
+    history = pd.read_csv(require(out_dir / f"{stem}.history.csv", "03_train", f"History of {name}"))
+    info = json.loads((out_dir / f"{stem}.json").read_text())
+    return history, info
