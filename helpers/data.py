@@ -159,9 +159,8 @@ def prepare_fer_split(source: DataSource | None = None, val_fraction: float = co
     df.loc[val_idx, "split"] = "val"
 
     if config.fast():   # a small, stratified, seeded subset of every split
-        df = (df.groupby(["split", "label"], group_keys=False)
-                .apply(lambda g: g.sample(min(len(g), config.FAST_PER_CLASS[g.name[0]]),
-                                          random_state=seed)))
+        df = pd.concat([group.sample(min(len(group), config.FAST_PER_CLASS[which]), random_state=seed)
+                        for (which, _), group in df.groupby(["split", "label"])])
 
     split = (df[["path", "label", "class", "split", "pixsha1"]]
              .sort_values(["split", "label", "path"]).reset_index(drop=True))

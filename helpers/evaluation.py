@@ -92,17 +92,8 @@ def save_table(table: pd.DataFrame, name: str, out_dir: Path | None = None) -> P
     out_dir = Path(out_dir) if out_dir else config.outputs_dir()
     path = out_dir / f"{name}.csv"
     table.to_csv(path)
-    (out_dir / f"{name}.md").write_text(table.to_markdown(floatfmt=".3f")
-                                        if _has_tabulate() else table.to_string())
+    (out_dir / f"{name}.md").write_text(table.to_markdown(floatfmt=".3f"))
     return path
-
-
-def _has_tabulate() -> bool:
-    try:
-        import tabulate  # noqa: F401
-        return True
-    except ImportError:
-        return False
 
 
 def time_per_image(predict, images, batch_size: int, repeats: int = 5) -> float:
