@@ -190,6 +190,8 @@ def run(notebooks_dir: Path | str | None = None, out_dir: Path | str | None = No
     data = "not checked yet"
     message = ""
     print(f"Running {len(paths)} notebook(s) from {notebooks_dir} in {mode} mode -> {out_dir}")
+    if not paths:
+        print(f"No NN_*.ipynb notebooks in {notebooks_dir}: nothing to run.")
     try:
         for i, path in enumerate(paths):
             print(f"[{i + 1}/{len(paths)}] {path.name} ...", flush=True)
