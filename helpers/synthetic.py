@@ -75,7 +75,7 @@ def _mouth(draw: ImageDraw.ImageDraw, rng: np.random.Generator, happy: bool,
            cx: float, cy: float, rx: float, ry: float, color, lip_width: int) -> None:
     """A smile (arc curving up at the ends) or a frown (arc curving down)."""
     w = rng.uniform(0.45, 0.75) * rx                 # half-width of the mouth
-    d = rng.uniform(0.14, 0.28) * ry                 # how deep it curves
+    d = rng.uniform(0.18, 0.32) * ry                 # how deep it curves
     my = cy + rng.uniform(0.38, 0.50) * ry           # mouth line
     cx = cx + rng.uniform(-0.06, 0.06) * rx
     open_mouth = rng.random() < 0.3
@@ -134,7 +134,7 @@ def _face_layer(size: tuple[int, int], rng: np.random.Generator, happy: bool,
         draw.line([cx, cy - 0.05 * ry, cx - 0.06 * rx, cy + 0.18 * ry, cx + 0.04 * rx, cy + 0.2 * ry],
                   fill=color(ink), width=max(1, unit - 1) if rgb else unit)
     lips = (tuple(int(v) for v in np.clip(np.array(ink) + [60, 0, 0], 0, 255)) if rgb else ink)
-    _mouth(draw, rng, happy, cx, cy, rx, ry, color(lips), lip_width=max(2, round(unit * 1.6)))
+    _mouth(draw, rng, happy, cx, cy, rx, ry, color(lips), lip_width=max(2, round(unit * 2)))
 
     angle = rng.uniform(-12, 12)
     return layer.rotate(angle, resample=Image.Resampling.BICUBIC, center=(cx, cy))
