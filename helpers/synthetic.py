@@ -27,6 +27,7 @@ from PIL import Image, ImageDraw, ImageFilter
 
 CLASSES = ("happy", "sad")
 MARKER = "SYNTHETIC.txt"
+VERSION = 2                 # bump when the drawing changes: older demos count as incomplete
 FER_SIZE = 48
 _SUPERSAMPLE = 2            # draw FER faces at 2x, then shrink: smoother edges
 
@@ -49,6 +50,7 @@ SKIN_TONES = [(255, 224, 196), (241, 194, 150), (224, 172, 122), (198, 134, 86),
 _MARKER_TEXT = """\
 SYNTHETIC DEMO DATA - NOT REAL FACES
 =====================================
+version: {version}
 
 Everything below this folder was drawn by helpers/synthetic.py (make_demo, seed={seed}),
 so the notebook series runs on a machine without the real data.
@@ -229,7 +231,7 @@ def _write(tmp: Path, n_train: int, n_test: int, n_web: int, seed: int) -> None:
     _write_bad_inputs(tmp, seed)
     bad = "\n".join(f"{'':>42}{path}  ({kind.replace('_', ' ')})"
                     for kind, path in WEB_BAD_INPUTS.items())
-    (tmp / MARKER).write_text(_MARKER_TEXT.format(seed=seed, n_train=n_train, n_test=n_test,
+    (tmp / MARKER).write_text(_MARKER_TEXT.format(version=VERSION, seed=seed, n_train=n_train, n_test=n_test,
                                                   n_web=n_web, bad=bad), encoding="utf-8")
 
 
@@ -253,9 +255,11 @@ def _write_bad_inputs(tmp: Path, seed: int) -> None:
 
 
 def is_complete(root: Path | str) -> bool:
-    """True if ``root`` holds a finished demo (the marker is written last)."""
+    """True if ``root`` holds a finished demo of this :data:`VERSION` (the marker is written last)."""
     root = Path(root)
-    return (root / MARKER).is_file() and (root / "fer2013").is_dir() and (root / "web").is_dir()
+    if not ((root / MARKER).is_file() and (root / "fer2013").is_dir() and (root / "web").is_dir()):
+        return False
+    return f"version: {VERSION}\n" in (root / MARKER).read_text(encoding="utf-8")
 
 
 def make_demo(root: Path | str, n_train: int = 300, n_test: int = 100, n_web: int = 30,
@@ -271,6 +275,7 @@ def make_demo(root: Path | str, n_train: int = 300, n_test: int = 100, n_web: in
     root = Path(root)
     root.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{root.name}.tmp-", dir=root.parent))
+    os.chmod(tmp, 0o755)                   # mkdtemp makes it private; the demo is not
     try:
         _write(tmp, n_train, n_test, n_web, seed)
         if not root.exists():
@@ -293,5 +298,5 @@ def make_demo(root: Path | str, n_train: int = 300, n_test: int = 100, n_web: in
             shutil.rmtree(tmp, ignore_errors=True)
 
 
-__all__ = ["CLASSES", "MARKER", "WEB_BAD_INPUTS", "DUPLICATE_OF", "SKIN_TONES",
+__all__ = ["CLASSES", "MARKER", "VERSION", "WEB_BAD_INPUTS", "DUPLICATE_OF", "SKIN_TONES",
            "fer_face", "web_face", "make_demo", "is_complete"]

@@ -141,3 +141,14 @@ def test_web_images_vary(demo):
             with Image.open(path) as img:
                 centers.append(np.asarray(img.convert("L"), dtype=np.float32).mean())
     assert np.std(centers) > 10
+
+
+def test_older_demo_is_not_complete(tmp_path):
+    root = synthetic.make_demo(tmp_path / "demo", n_train=1, n_test=1, n_web=2)
+    marker = root / synthetic.MARKER
+    marker.write_text(marker.read_text().replace(f"version: {synthetic.VERSION}", "version: 1"))
+    assert not synthetic.is_complete(root)
+
+
+def test_root_is_not_private(demo):
+    assert demo.stat().st_mode & 0o055 == 0o055      # readable by group and others, like mkdir
