@@ -1,0 +1,146 @@
+"""helpers.plots: every figure function returns a Figure with the expected axes and titles."""
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+from helpers import plots  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    yield
+    plt.close("all")
+
+
+@pytest.fixture
+def yp():
+    rng = np.random.default_rng(0)
+    y = np.array([0] * 30 + [1] * 20)
+    p = np.clip(0.3 * y + rng.uniform(0, 0.7, len(y)), 0, 1)
+    return y, p
+
+
+def _history(n=6, best=3):
+    """``n`` epochs whose validation loss is lowest at epoch ``best`` (1-based)."""
+    val_loss = 0.5 + 0.1 * np.abs(np.arange(1, n + 1) - best)
+    return pd.DataFrame({"epoch": np.arange(1, n + 1), "loss": np.linspace(1, 0.2, n),
+                         "accuracy": np.linspace(0.5, 0.95, n), "val_loss": val_loss,
+                         "val_accuracy": np.linspace(0.5, 0.8, n)})
+
+
+def test_learning_curves(tmp_path):
+    fig = plots.learning_curves({"seed CNN": _history(6, 4), "ours": _history(8, 6)},
+                                save=tmp_path / "lc.png")
+    assert isinstance(fig, Figure)
+    loss_ax, acc_ax = fig.axes
+    assert loss_ax.get_title() == "Loss" and acc_ax.get_title() == "Accuracy"
+    assert loss_ax.get_xlabel() == "epoch" and acc_ax.get_ylabel() == "accuracy"
+    labels = [t.get_text() for t in loss_ax.get_legend().get_texts()]
+    assert "ours best epoch (6)" in labels and "seed CNN best epoch (4)" in labels
+    assert "seed CNN train" in labels and "seed CNN validation" in labels
+    assert (tmp_path / "lc.png").stat().st_size > 1000
+
+
+def test_learning_curves_without_epoch_column():
+    fig = plots.learning_curves({"m": _history().drop(columns="epoch")})
+    assert len(fig.axes) == 2
+
+
+def test_confusion_matrix_counts_and_row_shares(tmp_path):
+    y = np.array([0, 0, 0, 0, 1, 1])
+    p = np.array([0.1, 0.2, 0.3, 0.9, 0.8, 0.4])     # happy: 3 right 1 wrong; sad: 1 right 1 wrong
+    fig = plots.confusion_matrix(y, p, 0.5, ("happy", "sad"), save=tmp_path / "cm.png")
+    ax = fig.axes[0]
+    assert ax.get_title() == "Confusion matrix (threshold 0.50)"
+    assert ax.get_xlabel() == "predicted class" and ax.get_ylabel() == "true class"
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["happy", "sad"]
+    texts = [t.get_text() for t in ax.texts]
+    assert texts == ["3\n75%", "1\n25%", "1\n50%", "1\n50%"]
+    assert (tmp_path / "cm.png").exists()
+
+
+def test_confusion_matrix_threshold_and_names_come_from_arguments():
+    y = np.array([0, 1, 1])
+    fig = plots.confusion_matrix(y, [0.2, 0.25, 0.9], threshold=0.22, class_names=("cat", "dog"))
+    ax = fig.axes[0]
+    assert "0.22" in ax.get_title()
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["cat", "dog"]
+    assert [t.get_text() for t in ax.texts] == ["1\n100%", "0\n0%", "0\n0%", "2\n100%"]
+
+
+def test_confusion_matrix_on_given_axes():
+    fig, axes = plt.subplots(1, 2)
+    out = plots.confusion_matrix([0, 1], [0.1, 0.9], ax=axes[1], title="ours")
+    assert out is fig and axes[1].get_title() == "ours"
+
+
+def test_roc_pr_curves(yp, tmp_path):
+    y, p = yp
+    fig = plots.roc_pr_curves({"seed CNN": (y, p), "ours": (y, p ** 0.5)}, save=tmp_path / "r.png")
+    roc, pr = fig.axes
+    assert roc.get_title() == "ROC curve" and pr.get_title() == "Precision-recall curve (sad)"
+    assert pr.get_xlabel() == "sad recall" and pr.get_ylabel() == "sad precision"
+    labels = [t.get_text() for t in roc.get_legend().get_texts()]
+    assert labels[0].startswith("seed CNN (AUC ") and labels[-1] == "chance"
+    assert any(t.get_text().startswith("chance (0.40") for t in pr.get_legend().get_texts())
+    assert (tmp_path / "r.png").exists()
+
+
+def test_threshold_curve_marks_the_chosen_threshold(yp):
+    y, p = yp
+    fig = plots.threshold_curve(y, p, threshold=0.42)
+    ax = fig.axes[0]
+    assert ax.get_title() == "Precision and recall of 'sad' vs threshold"
+    assert ax.get_xlabel() == "threshold on P(sad)"
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels == ["sad precision", "sad recall", "balanced accuracy", "chosen threshold 0.42"]
+    recall = ax.lines[1].get_ydata()
+    assert np.all(np.diff(recall) <= 1e-12)            # recall of sad falls as the threshold rises
+
+
+def test_image_grid_gray_rgb_and_missing(tmp_path):
+    gray = np.zeros((48, 48), np.uint8)
+    gray1 = np.full((48, 48, 1), 128, np.uint8)
+    rgb = np.zeros((30, 40, 3), np.uint8)
+    rgb[..., 0] = 255
+    fig = plots.image_grid([gray, gray1, rgb, None], ["a", "b", "c", "d"], ncols=3,
+                           suptitle="grid", save=tmp_path / "g.png")
+    assert len(fig.axes) == 6                          # 2 rows x 3 columns
+    assert [ax.get_title() for ax in fig.axes[:4]] == ["a", "b", "c", "d"]
+    assert fig._suptitle.get_text() == "grid"
+    red = fig.axes[2].images[0].get_array()
+    assert red.shape == (30, 40, 3) and red[0, 0, 0] == 255
+    assert (tmp_path / "g.png").exists()
+
+
+def test_image_grid_empty():
+    assert isinstance(plots.image_grid([]), Figure)
+
+
+def test_draw_predictions(tmp_path):
+    photo = np.zeros((120, 200, 3), np.uint8)
+    faces = [{"box": (10, 20, 50, 50), "label": "sad", "class_index": 1, "p_class1": 0.83,
+              "probability": 0.83},
+             {"box": (100, 30, 40, 40), "label": "happy", "class_index": 0, "p_class1": 0.1,
+              "probability": 0.9}]
+    fig = plots.draw_predictions(photo, faces, save=tmp_path / "d.png")
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.texts] == ["sad 0.83", "happy 0.90"]
+    assert len(ax.patches) == 2
+    assert ax.patches[0].get_xy() == (10, 20) and ax.patches[0].get_width() == 50
+    assert ax.patches[0].get_edgecolor() != ax.patches[1].get_edgecolor()
+    assert ax.get_title().startswith("2 faces")
+    assert (tmp_path / "d.png").exists()
+
+
+def test_draw_predictions_without_faces():
+    fig = plots.draw_predictions(np.zeros((50, 50, 3), np.uint8), [])
+    assert fig.axes[0].get_title() == "no face found" and not fig.axes[0].patches
