@@ -78,9 +78,11 @@ def read_image(path: Path | str, channels: int = 3) -> np.ndarray:
     """Decode one file to uint8 ``(H, W, channels)``: RGB for 3, grayscale for 1.
 
     Pillow decodes to RGB, so this is never the BGR mix-up of ``cv2.imread``.
+    EXIF orientation is applied: a phone photo taken sideways comes out upright.
     """
+    from PIL import ImageOps
     with Image.open(path) as im:
-        im = im.convert("L" if channels == 1 else "RGB")
+        im = ImageOps.exif_transpose(im).convert("L" if channels == 1 else "RGB")
         array = np.asarray(im, dtype=np.uint8)
     return array[..., None] if channels == 1 else array
 
