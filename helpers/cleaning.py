@@ -297,7 +297,7 @@ def clean(src, dst, faces: str = "crop", min_size: int = 32, *, limit: int | Non
     """
     import pandas as pd
     from PIL import Image
-    from tqdm.auto import tqdm
+    from tqdm import tqdm   # plain text bar: works in a terminal and in Jupyter
 
     if faces not in FACE_MODES:
         raise CleaningError(f"faces must be one of {', '.join(FACE_MODES)}, not {faces!r}.")
@@ -324,7 +324,8 @@ def clean(src, dst, faces: str = "crop", min_size: int = 32, *, limit: int | Non
     used_names: dict[str, set[str]] = {c: set() for c in classes}
     dhashes: dict[int, int] = {}                        # row index -> difference hash
 
-    bar = tqdm(files, desc="cleaning", unit="file", disable=not progress, file=sys.stderr)
+    bar = tqdm(files, desc="cleaning", unit="file", disable=not progress, file=sys.stderr,
+               mininterval=1.0)
     for rel, cls in bar:
         row = {"source": rel, "class": cls, "status": "rejected", "reason": "", "check": "",
                "width": None, "height": None, "format": "", "mode": "", "faces": None,

@@ -92,7 +92,12 @@ def _thumb(path: Path, side: int = 160):
 
 def _short(text: str, width: int = 28) -> str:
     import textwrap
-    return "\n".join(textwrap.wrap(str(text), width)[:3])
+    return "\n".join(textwrap.wrap(str(text), width)[:2])
+
+
+def _clip(text: str, width: int) -> str:
+    text = str(text)
+    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def rejected_grid(result, n: int = 12, ncols: int = 6):
@@ -105,7 +110,7 @@ def rejected_grid(result, n: int = 12, ncols: int = 6):
             if group and len(picked) < n:
                 picked.append(group.pop(0))
     images = [_thumb(result.src / r.source) if r.check != "hidden file" else None for r in picked]
-    titles = [_short(f"{r.source.split('/', 1)[-1]}: {r.reason}") for r in picked]
+    titles = [_short(r.reason, 26) + "\n" + _clip(r.source, 26) for r in picked]
     return image_grid(images, titles, ncols=ncols, title_size=7,
                       suptitle=f"Rejected files ({len(rejected)} in all; {len(picked)} shown)")
 
