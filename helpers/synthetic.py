@@ -27,7 +27,7 @@ from PIL import Image, ImageDraw, ImageFilter
 
 CLASSES = ("happy", "sad")
 MARKER = "SYNTHETIC.txt"
-VERSION = 2                 # bump when the drawing changes: older demos count as incomplete
+VERSION = 3                 # bump when the drawing changes: older demos count as incomplete
 FER_SIZE = 48
 _SUPERSAMPLE = 2            # draw FER faces at 2x, then shrink: smoother edges
 
@@ -117,20 +117,25 @@ def _face_layer(size: tuple[int, int], rng: np.random.Generator, happy: bool,
     er = rng.uniform(0.09, 0.14) * rx
     for side in (-1, 1):
         x = cx + side * ex
-        if rgb:
-            draw.ellipse([x - er * 1.5, ey - er, x + er * 1.5, ey + er], fill=color((245, 245, 245)))
-            iris = tuple(int(v) for v in rng.integers(20, 110, 3))
+        if rgb:   # shaded socket, white, dark iris: the dark-eyes pattern face detectors look for
+            socket = tuple(int(v * 0.72) for v in skin)
+            draw.ellipse([x - er * 2.2, ey - er * 1.6, x + er * 2.2, ey + er * 1.3], fill=color(socket))
+            draw.ellipse([x - er * 1.4, ey - er * 0.85, x + er * 1.4, ey + er * 0.85],
+                         fill=color((235, 235, 235)))
+            iris = tuple(int(v) for v in rng.integers(15, 80, 3))
             draw.ellipse([x - er * 0.8, ey - er * 0.8, x + er * 0.8, ey + er * 0.8], fill=color(iris))
+            draw.ellipse([x - er * 0.35, ey - er * 0.35, x + er * 0.35, ey + er * 0.35],
+                         fill=color((10, 10, 10)))
         else:
             draw.ellipse([x - er, ey - er * 0.8, x + er, ey + er * 0.8], fill=color(ink))
     # eyebrows: tilt is random and independent of the class (a distractor)
-    if rng.random() < 0.7:
+    if rng.random() < 0.7 or rgb:
         tilt = rng.uniform(-0.12, 0.12) * ry
         for side in (-1, 1):
             x = cx + side * ex
             y = ey - rng.uniform(0.22, 0.3) * ry
             draw.line([x - er * 1.4, y + side * tilt, x + er * 1.4, y - side * tilt],
-                      fill=color(ink), width=unit)
+                      fill=color(ink), width=unit * 2 if rgb else unit)
     # nose
     if rng.random() < 0.6:
         draw.line([cx, cy - 0.05 * ry, cx - 0.06 * rx, cy + 0.18 * ry, cx + 0.04 * rx, cy + 0.2 * ry],
@@ -138,7 +143,7 @@ def _face_layer(size: tuple[int, int], rng: np.random.Generator, happy: bool,
     lips = (tuple(int(v) for v in np.clip(np.array(ink) + [60, 0, 0], 0, 255)) if rgb else ink)
     _mouth(draw, rng, happy, cx, cy, rx, ry, color(lips), lip_width=max(2, round(unit * 2)))
 
-    angle = rng.uniform(-12, 12)
+    angle = rng.uniform(-12, 12) * (0.5 if rgb else 1.0)   # photos: tilt less, for the detector
     return layer.rotate(angle, resample=Image.Resampling.BICUBIC, center=(cx, cy))
 
 
@@ -173,8 +178,11 @@ def fer_face(rng: np.random.Generator, happy: bool, size: int = FER_SIZE) -> np.
 
 # ---------------------------------------------------------------- web-style photos
 
-def web_face(rng: np.random.Generator, happy: bool) -> Image.Image:
-    """One RGB 'photo' (160-400 px a side) with a drawn face in a random skin tone."""
+def web_face(rng: np.random.Generator, happy: bool, tone: int | None = None) -> Image.Image:
+    """One RGB 'photo' (160-400 px a side) with a drawn face.
+
+    ``tone`` picks the skin tone from :data:`SKIN_TONES` (default: at random).
+    """
     w, h = (int(v) for v in rng.integers(160, 401, 2))
     top, bottom = rng.integers(0, 256, 3), rng.integers(0, 256, 3)
     t = np.linspace(0, 1, h)[:, None, None]
@@ -187,7 +195,8 @@ def web_face(rng: np.random.Generator, happy: bool) -> Image.Image:
         fill = tuple(int(v) for v in rng.integers(0, 256, 3))
         (draw.rectangle if rng.random() < 0.5 else draw.ellipse)([x0, y0, x1, y1], fill=fill)
 
-    base = np.array(SKIN_TONES[int(rng.integers(len(SKIN_TONES)))], dtype=float)
+    drawn = int(rng.integers(len(SKIN_TONES)))
+    base = np.array(SKIN_TONES[drawn if tone is None else tone % len(SKIN_TONES)], dtype=float)
     skin = tuple(int(v) for v in np.clip(base + rng.normal(0, 8, 3), 0, 255))
     ink = tuple(int(v) for v in np.clip(base * rng.uniform(0.25, 0.45), 0, 255))
     rx = rng.uniform(0.20, 0.32) * min(w, h)
@@ -226,7 +235,9 @@ def _write(tmp: Path, n_train: int, n_test: int, n_web: int, seed: int) -> None:
         for i in range(n_web):
             rng = _rng(seed, 2, c, i)
             ext = ".png" if (rng.random() < 0.35 and i >= 2) else ".jpg"  # 0, 1: see DUPLICATE_OF
-            _save_web(web_face(rng, happy=(name == "happy")), folder / f"{name}_{i:03d}{ext}")
+            # skin tones cycle the same way in both classes: tone says nothing about the class
+            _save_web(web_face(rng, happy=(name == "happy"), tone=i),
+                      folder / f"{name}_{i:03d}{ext}")
 
     _write_bad_inputs(tmp, seed)
     bad = "\n".join(f"{'':>42}{path}  ({kind.replace('_', ' ')})"

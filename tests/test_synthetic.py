@@ -152,3 +152,24 @@ def test_older_demo_is_not_complete(tmp_path):
 
 def test_root_is_not_private(demo):
     assert demo.stat().st_mode & 0o055 == 0o055      # readable by group and others, like mkdir
+
+
+
+def test_skin_tone_is_balanced_across_classes(tmp_path, monkeypatch):
+    """Both classes get the same skin tones, so tone cannot stand in for the label."""
+    calls = []
+    original = synthetic.web_face
+
+    def spy(rng, happy, tone=None):
+        calls.append((happy, tone))
+        return original(rng, happy, tone)
+
+    monkeypatch.setattr(synthetic, "web_face", spy)
+    synthetic.make_demo(tmp_path / "d", n_train=1, n_test=1, n_web=10)
+    n = len(synthetic.SKIN_TONES)
+    tones = {happy: sorted(t % n for h, t in calls if h == happy and t is not None)
+             for happy in (True, False)}
+    assert len(tones[True]) == 10 and tones[True] == tones[False]
+    light = original(synthetic._rng(1, 2, 3), happy=True, tone=0)
+    dark = original(synthetic._rng(1, 2, 3), happy=True, tone=n - 1)
+    assert np.asarray(light).mean() > np.asarray(dark).mean()     # the tone is used
