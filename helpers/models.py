@@ -67,7 +67,7 @@ def conv_block(filters: int, convs: int = 2) -> list[layers.Layer]:
     return block + [layers.MaxPooling2D()]
 
 
-def build_happy_sad(input_shape=OUR_INPUT, filters=(32, 64, 128), convs=(1, 2, 2),
+def build_happy_sad(input_shape=OUR_INPUT, filters=(32, 64, 96), convs=(1, 2, 2),
                     dropout: float = 0.3, augment: bool = True,
                     seed: int = config.SEED) -> keras.Sequential:
     """Our network: small, fast, and self-contained (raw pixels in, P(sad) out)."""

@@ -136,3 +136,24 @@ def load_history(name: str, out_dir: Path | None = None) -> tuple[pd.DataFrame, 
     history = pd.read_csv(require(out_dir / f"{stem}.history.csv", "03_train", f"History of {name}"))
     info = json.loads((out_dir / f"{stem}.json").read_text())
     return history, info
+
+
+def overfit_tiny_batch(build: Callable[[], keras.Model], images, labels, steps: int = 60,
+                       learning_rate: float = 3e-3) -> dict:
+    """The practitioner's sanity check: can the network memorise a handful of images?
+
+    If it cannot drive the training loss near zero on ~32 images, something is
+    broken (labels, preprocessing, learning rate, architecture) - no point
+    training on 10,000 images yet. Returns the first and last loss and accuracy.
+    """
+    keras.utils.set_random_seed(config.SEED)
+    model = build()
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="binary_crossentropy",
+                  metrics=["accuracy"])
+    from .data import to_model_input
+    x = to_model_input(images, model.input_shape[1:])
+    y = np.asarray(labels, dtype=np.float32)
+    fit = model.fit(x, y, batch_size=len(y), epochs=steps, verbose=0)
+    return {"first_loss": float(fit.history["loss"][0]), "last_loss": float(fit.history["loss"][-1]),
+            "first_accuracy": float(fit.history["accuracy"][0]),
+            "last_accuracy": float(fit.history["accuracy"][-1]), "history": fit.history}

@@ -1,0 +1,49 @@
+"""Shared fixtures. Test images are generated here; no dataset image is committed."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def real_data_dir() -> Path | None:
+    """``$HAPPYSAD_DATA`` when it holds the real data (CI points it at ../shared/data)."""
+    value = os.environ.get("HAPPYSAD_DATA")
+    if value and (Path(value) / "fer2013" / "train").is_dir():
+        return Path(value)
+    return None
+
+
+@pytest.fixture
+def real_data() -> Path:
+    root = real_data_dir()
+    if root is None:
+        pytest.skip("real data not found: set HAPPYSAD_DATA to a folder with fer2013/ (CI: ../shared/data)")
+    return root
+
+
+def face(label: int, rng: np.random.Generator, size: int = 48) -> np.ndarray:
+    """A crude 48x48 grayscale 'face': bright mouth band low (1) or high (0), plus noise."""
+    img = rng.normal(110, 25, (size, size)).clip(0, 255)
+    row = int(size * (0.7 if label else 0.3))
+    img[row - 3:row + 3, size // 4: 3 * size // 4] = 240
+    return img.astype(np.uint8)
+
+
+@pytest.fixture
+def fer_tree(tmp_path: Path) -> Path:
+    """A tiny FER-2013-like tree: root/fer2013/{train,test}/{happy,sad}/*.png, 48x48 gray."""
+    rng = np.random.default_rng(0)
+    root = tmp_path / "data"
+    for split, n in (("train", 40), ("test", 12)):
+        for label, name in enumerate(["happy", "sad"]):
+            folder = root / "fer2013" / split / name
+            folder.mkdir(parents=True)
+            for i in range(n):
+                Image.fromarray(face(label, rng)).save(folder / f"{split}_{name}_{i:03d}.png")
+    return root

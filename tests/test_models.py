@@ -1,0 +1,56 @@
+"""The two networks: exact seed architecture, our budget, self-contained saving."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from keras import layers
+
+from helpers import models, training
+
+
+def test_seed_cnn_is_the_original_network():
+    model = models.build_seed_cnn()
+    kinds = [type(layer).__name__ for layer in model.layers]
+    assert kinds == ["Rescaling", "Conv2D", "MaxPooling2D", "Conv2D", "MaxPooling2D", "Conv2D",
+                     "MaxPooling2D", "Flatten", "Dense", "Dense"]
+    convs = [layer for layer in model.layers if isinstance(layer, layers.Conv2D)]
+    assert [c.filters for c in convs] == [16, 32, 16]
+    assert all(c.kernel_size == (3, 3) and c.activation.__name__ == "relu" for c in convs)
+    assert model.input_shape == (None, 256, 256, 3) and model.output_shape == (None, 1)
+    assert model.count_params() == 3_696_625
+    dense = model.layers[-2]
+    assert dense.units == 256 and dense.count_params() / model.count_params() > 0.95
+
+
+def test_our_model_is_small_sequential_and_self_contained(tmp_path):
+    model = models.build_happy_sad()
+    assert model.__class__.__name__ == "Sequential"
+    assert model.input_shape == (None, 48, 48, 1) and model.output_shape == (None, 1)
+    kinds = {type(layer).__name__ for layer in model.layers}
+    assert {"Rescaling", "RandomFlip", "BatchNormalization", "GlobalAveragePooling2D", "Dropout"} <= kinds
+    assert model.count_params() < 250_000
+    path = tmp_path / "m.keras"
+    model.save(path)
+    assert path.stat().st_size <= 1_000_000
+    x = np.random.default_rng(0).integers(0, 256, (4, 48, 48, 1)).astype("float32")
+    loaded = models.load_model(path)
+    p = np.asarray(model(x, training=False))
+    assert np.allclose(p, np.asarray(loaded(x, training=False)), atol=1e-6)
+    assert ((p >= 0) & (p <= 1)).all()
+    # augmentation is off at inference: the same image gives the same answer twice
+    assert np.allclose(np.asarray(loaded(x)), np.asarray(loaded(x)))
+
+
+def test_load_model_names_the_notebook(tmp_path):
+    with pytest.raises(FileNotFoundError, match="03_train"):
+        models.load_model(tmp_path / "missing.keras")
+
+
+def test_our_model_can_overfit_a_tiny_batch():
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (16, 48, 48, 1)).astype(np.uint8)
+    labels = np.arange(16) % 2
+    result = training.overfit_tiny_batch(lambda: models.build_happy_sad(augment=False, dropout=0.0),
+                                         images, labels, steps=60)
+    assert result["last_accuracy"] == 1.0
+    assert result["last_loss"] < 0.2 * result["first_loss"]
