@@ -66,13 +66,15 @@ def test_has_exercises_then_solutions(path):
 
     def headed(word):
         pattern = re.compile(rf"^#+\s.*\b{word}\b", re.IGNORECASE | re.MULTILINE)
-        return [i for i, c in enumerate(cells) if c.cell_type == "markdown" and pattern.search(c.source)]
+        # (cell index, offset in the cell): both headings may sit in one markdown cell
+        return [(i, m.start()) for i, c in enumerate(cells) if c.cell_type == "markdown"
+                for m in pattern.finditer(c.source)]
 
     exercises, solutions = headed("exercises"), headed("solutions")
     assert exercises, "needs a markdown heading 'Exercises'"
     assert solutions, "needs a markdown heading 'Solutions'"
     assert min(solutions) > min(exercises), "'Solutions' must come after 'Exercises'"
-    assert any(c.cell_type == "code" for c in cells[min(solutions):]), \
+    assert any(c.cell_type == "code" for c in cells[min(solutions)[0]:]), \
         "the Solutions section needs code cells (nbval runs them)"
 
 
@@ -151,8 +153,10 @@ def _lesson(path, opening="## What you will learn\n...\n## What you need\n...\n"
     return path
 
 
-def test_layout_checks_pass_on_a_good_lesson(tmp_path):
-    path = _lesson(tmp_path / "01_demo.ipynb")
+@pytest.mark.parametrize("change", [{}, {"exercises": "## Exercises\n1. ...\n\n## Solutions",
+                                        "solutions": "**1.** Because."}])
+def test_layout_checks_pass_on_a_good_lesson(tmp_path, change):
+    path = _lesson(tmp_path / "01_demo.ipynb", **change)
     for check in LAYOUT_CHECKS:
         check(path)
 
@@ -163,6 +167,8 @@ def test_layout_checks_pass_on_a_good_lesson(tmp_path):
     ({"exercises": "## Things to try"}, test_has_exercises_then_solutions),
     ({"solutions": "## Answers"}, test_has_exercises_then_solutions),
     ({"exercises": "## Solutions", "solutions": "## Exercises"}, test_has_exercises_then_solutions),
+    ({"exercises": "## Solutions\n\n## Exercises\n1. ...", "solutions": "More"},
+     test_has_exercises_then_solutions),
 ])
 def test_layout_checks_can_fail(tmp_path, change, check):
     path = _lesson(tmp_path / "01_demo.ipynb", **change)
