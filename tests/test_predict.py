@@ -1,0 +1,242 @@
+"""helpers.predict: faces in photos -> label + P(class 1), and ``python -m helpers predict``.
+
+The models are tiny and built here with known weights, so each test knows the right
+answer: one says "class 1" for bright images, one reads only the red channel.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+from PIL import Image
+
+from helpers import config, data, predict
+
+WEB = config.data_dir() / "web"
+needs_web = pytest.mark.skipif(not (WEB / "happy").is_dir(),
+                               reason=f"real web photos not found at {WEB}: set HAPPYSAD_DATA")
+
+
+def _sigmoid(x):
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def _save(model, path: Path) -> Path:
+    model.save(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def bright_model(tmp_path_factory) -> Path:
+    """P(class 1) = sigmoid(20 * mean brightness - 10): bright -> class 1, dark -> class 0."""
+    model = keras.Sequential([keras.Input((16, 16, 1)), keras.layers.Rescaling(1 / 255),
+                              keras.layers.GlobalAveragePooling2D(),
+                              keras.layers.Dense(1, activation="sigmoid")])
+    model.layers[-1].set_weights([np.array([[20.0]]), np.array([-10.0])])
+    return _save(model, tmp_path_factory.mktemp("models") / "bright.keras")
+
+
+@pytest.fixture(scope="module")
+def red_model(tmp_path_factory) -> Path:
+    """Looks at the RED channel only: P(class 1) = sigmoid(20 * mean red - 10)."""
+    model = keras.Sequential([keras.Input((8, 8, 3)),
+                              keras.layers.Conv2D(1, 1, use_bias=False), keras.layers.Rescaling(1 / 255),
+                              keras.layers.GlobalAveragePooling2D(),
+                              keras.layers.Dense(1, activation="sigmoid")])
+    model.layers[0].set_weights([np.array([1.0, 0.0, 0.0]).reshape(1, 1, 3, 1)])
+    model.layers[-1].set_weights([np.array([[20.0]]), np.array([-10.0])])
+    return _save(model, tmp_path_factory.mktemp("models") / "red.keras")
+
+
+def _png(path: Path, array) -> Path:
+    Image.fromarray(np.asarray(array, np.uint8)).save(path)
+    return path
+
+
+def _uniform(value, shape=(64, 64, 3)):
+    return np.full(shape, value, np.uint8)
+
+
+# ----------------------------------------------------------------------------- predictors
+def test_load_predictor_keras_path(bright_model):
+    predictor = predict.load_predictor(bright_model)
+    assert predictor.input_shape == (16, 16, 1)
+    p = predictor.predict_proba(np.stack([_uniform(255, (16, 16, 1)), _uniform(0, (16, 16, 1))]))
+    np.testing.assert_allclose(p, [_sigmoid(10), _sigmoid(-10)], rtol=1e-4)
+    assert predict.load_predictor(predictor) is predictor          # a predictor passes through
+
+
+def test_load_predictor_in_memory_model():
+    model = keras.Sequential([keras.Input((4, 4, 1)), keras.layers.GlobalAveragePooling2D(),
+                              keras.layers.Dense(1, activation="sigmoid")])
+    assert predict.load_predictor(model).input_shape == (4, 4, 1)
+
+
+def test_load_predictor_missing_or_wrong_files(tmp_path):
+    with pytest.raises(FileNotFoundError, match="03"):
+        predict.load_predictor(tmp_path / "missing.keras")
+    with pytest.raises(ValueError, match=".keras or .tflite"):
+        predict.load_predictor(tmp_path / "model.h5")
+
+
+def test_tflite_uses_export_module_or_says_why(tmp_path, monkeypatch):
+    import importlib.util
+    if importlib.util.find_spec("helpers.export") is None:
+        with pytest.raises(RuntimeError, match="lesson 07"):
+            predict.load_predictor(tmp_path / "m.tflite")
+    else:                                    # lesson 07 is there: a missing file says which notebook
+        with pytest.raises(FileNotFoundError, match="07"):
+            predict.load_predictor(tmp_path / "m.tflite")
+
+
+# ----------------------------------------------------------------------------- predict_faces
+def test_label_follows_brightness_and_threshold(bright_model):
+    bright, dark = _uniform(230), _uniform(20)
+    [face] = predict.predict_faces(bright_model, bright, "off", ("happy", "sad"))
+    assert face["label"] == "sad" and face["class_index"] == 1
+    assert face["p_sad"] == face["p_class1"] == pytest.approx(_sigmoid(20 * 230 / 255 - 10), rel=1e-3)
+    assert face["probability"] == pytest.approx(face["p_class1"])
+    assert face["box"] == (0, 0, 64, 64)
+    [face] = predict.predict_faces(bright_model, dark, "off", ("happy", "sad"))
+    assert face["label"] == "happy" and face["probability"] == pytest.approx(1 - face["p_class1"])
+    # the threshold decides, not a word: P = 0.9997 at brightness 230 is "happy" at 0.9999
+    [face] = predict.predict_faces(bright_model, bright, "off", ("happy", "sad"), threshold=0.9999)
+    assert face["label"] == "happy"
+
+
+def test_class_names_come_from_argument_then_sidecar(bright_model, tmp_path):
+    [face] = predict.predict_faces(bright_model, _uniform(230), "off", ("cat", "dog"))
+    assert face["label"] == "dog" and "p_dog" in face
+    model = tmp_path / "pets.keras"
+    model.write_bytes(bright_model.read_bytes())
+    (tmp_path / "pets.json").write_text(json.dumps({"class_names": ["cat", "dog"]}))
+    [face] = predict.predict_faces(model, _uniform(20), "off")
+    assert face["label"] == "cat"
+
+
+def test_default_class_names_are_sorted_folders():
+    names = predict.default_class_names()
+    assert list(names) == sorted(names) and len(names) == 2
+
+
+def test_no_face_found_gives_empty_list(bright_model):
+    assert predict.predict_faces(bright_model, _uniform(128, (120, 120, 3)), "largest") == []
+    assert predict.predict_faces(bright_model, _uniform(128, (120, 120, 3)), "all") == []
+    with pytest.raises(ValueError, match="faces_mode"):
+        predict.predict_faces(bright_model, _uniform(128), "some")
+
+
+def test_red_reaches_the_model_as_red(red_model, tmp_path):
+    red, blue = _uniform(0), _uniform(0)
+    red[..., 0], blue[..., 2] = 255, 255
+    # to_model_input keeps channel order
+    x = np.asarray(data.to_model_input(red, (8, 8, 3)))
+    assert x.shape == (1, 8, 8, 3) and (x[..., 0] == 255).all() and (x[..., 2] == 0).all()
+    # a red PNG read from disk and predicted: the red-reading model sees red
+    [face] = predict.predict_file(red_model, _png(tmp_path / "red.png", red), faces_mode="off")
+    assert face["p_class1"] > 0.99
+    [face] = predict.predict_file(red_model, _png(tmp_path / "blue.png", blue), faces_mode="off")
+    assert face["p_class1"] < 0.01
+    # a JPEG too (Pillow decodes RGB; cv2.imread would hand over BGR and flip the answer)
+    Image.fromarray(red).save(tmp_path / "red.jpg", quality=95)
+    [face] = predict.predict_file(red_model, tmp_path / "red.jpg", faces_mode="off")
+    assert face["p_class1"] > 0.99
+
+
+def test_gray_photo_feeds_an_rgb_model(red_model):
+    [face] = predict.predict_faces(red_model, _uniform(255, (20, 20, 1)), "off")
+    assert face["p_class1"] > 0.99
+
+
+# ----------------------------------------------------------------------------- command line
+@pytest.fixture
+def photo_folder(tmp_path) -> Path:
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    _png(folder / "bright.png", _uniform(230))        # no face, but bright: "sad" with --faces off
+    _png(folder / "dark.png", _uniform(20))           # no face, dark: "happy" with --faces off
+    (folder / "notes.txt").write_text("not a picture")
+    (folder / "broken.jpg").write_bytes(b"\xff\xd8\xff garbage")
+    _png(folder / ".hidden.png", _uniform(230))       # hidden files are skipped
+    return folder
+
+
+def test_cli_faces_off(bright_model, photo_folder, capsys):
+    rc = predict.main([str(photo_folder), "--model", str(bright_model), "--faces", "off"])
+    out = capsys.readouterr().out
+    assert rc == 0
+    lines = {Path(line.split(":")[0]).name: line for line in out.strip().splitlines()}
+    assert set(lines) == {"bright.png", "dark.png", "notes.txt", "broken.jpg"}
+    assert "box=(0,0,64,64)" in lines["bright.png"] and " sad " in lines["bright.png"]
+    assert "P(sad)=1.00" in lines["bright.png"]
+    assert " happy " in lines["dark.png"] and "P(sad)=0.00" in lines["dark.png"]
+    assert lines["notes.txt"].endswith("not an image")
+    assert "not an image" in lines["broken.jpg"]
+    assert "Traceback" not in out
+
+
+def test_cli_threshold(bright_model, photo_folder, capsys):
+    assert predict.main([str(photo_folder / "bright.png"), "--model", str(bright_model),
+                         "--faces", "off", "--threshold", "0.9999"]) == 0
+    assert " happy " in capsys.readouterr().out
+
+
+def test_cli_faceless_images_with_face_detection(bright_model, photo_folder, capsys):
+    rc = predict.main([str(photo_folder), "--model", str(bright_model), "--faces", "largest"])
+    captured = capsys.readouterr()
+    assert rc == 1                                     # nothing could be predicted
+    assert "bright.png: no face found" in captured.out
+    assert "notes.txt: not an image" in captured.out
+    assert "nothing could be predicted" in captured.err
+
+
+def test_cli_json(bright_model, photo_folder, capsys):
+    rc = predict.main([str(photo_folder), str(photo_folder / "missing.png"), "--model",
+                       str(bright_model), "--faces", "off", "--json"])
+    records = json.loads(capsys.readouterr().out)
+    assert rc == 0
+    by_name = {Path(r["file"]).name: r for r in records}
+    assert by_name["bright.png"]["label"] == "sad" and by_name["bright.png"]["box"] == [0, 0, 64, 64]
+    assert by_name["bright.png"]["p_sad"] > 0.99
+    assert by_name["notes.txt"]["error"] == "not an image"
+    assert by_name["missing.png"]["error"] == "no such file"
+
+
+def test_cli_missing_model_says_which_notebook(tmp_path, capsys):
+    rc = predict.main([str(tmp_path), "--model", str(tmp_path / "nope.keras")])
+    assert rc == 2 and "03" in capsys.readouterr().err
+
+
+def test_cli_through_the_dispatcher(bright_model, photo_folder, capsys):
+    from helpers.__main__ import main
+    assert main(["predict", str(photo_folder / "dark.png"), "--model", str(bright_model),
+                 "--faces", "off"]) == 0
+    assert "happy" in capsys.readouterr().out
+
+
+# ----------------------------------------------------------------------------- a real photo
+def _web_photo_with_face() -> Path | None:
+    from helpers import faces
+    preferred = WEB / "happy" / "60632274._UY200_.jpg"
+    candidates = [preferred] + data.image_files(WEB / "happy")[:30]
+    for path in candidates:
+        if path.is_file() and faces.detect_faces(data.read_image(path)):
+            return path
+    return None
+
+
+@needs_web
+def test_real_web_photo_gets_a_box(bright_model, capsys):
+    photo = _web_photo_with_face()
+    assert photo is not None, "no face found in the first 30 happy web photos"
+    faces = predict.predict_file(bright_model, photo, faces_mode="all")
+    assert len(faces) >= 1
+    x, y, w, h = faces[0]["box"]
+    height, width = data.read_image(photo).shape[:2]
+    assert w > 20 and h > 20 and x + w <= width and y + h <= height
+    assert predict.main([str(photo), "--model", str(bright_model), "--json"]) == 0
+    [record] = json.loads(capsys.readouterr().out)
+    assert record["box"] == list(faces[0]["box"])
