@@ -48,9 +48,9 @@ def locate(root: Path | None = None) -> DataSource:
     if (fer / "train").is_dir() or web.is_dir():
         return DataSource(root, fer if (fer / "train").is_dir() else None,
                           web if web.is_dir() else None, synthetic=False)
+    from . import synthetic
     demo = config.ROOT / "data" / "synthetic"
-    if not (demo / "SYNTHETIC.txt").exists():
-        from . import synthetic
+    if not synthetic.is_complete(demo):      # made once; remade when the generator changes
         synthetic.make_demo(demo)
     return DataSource(demo, demo / "fer2013", demo / "web", synthetic=True)
 
