@@ -132,3 +132,26 @@ def outputs_grid(result, n: int = 18, ncols: int = 9, seed: int = 0):
     what = "face crops" if result.faces != "off" else "cleaned images"
     return image_grid(images, titles, ncols=ncols, cell=1.3,
                       suptitle=f"A sample of the {what} ({len(files)} in all)")
+
+
+def near_duplicate_pairs(result, n: int = 3):
+    """The first ``n`` near-duplicate pairs side by side, titled with name and size."""
+    report = result.report.set_index("source")
+    pairs, seen = [], set()
+    for source, note in report["note"].items():
+        if not note or source in seen:
+            continue
+        other = note.removeprefix("near-duplicate of ").split(" (", 1)[0]
+        if other in report.index:
+            pairs.append((source, other))
+            seen.update((source, other))
+        if len(pairs) == n:
+            break
+    images, titles = [], []
+    for pair in pairs:
+        for source in pair:
+            images.append(_thumb(result.src / source))
+            r = report.loc[source]
+            titles.append(f"{_clip(source, 24)}\n{r['width']}×{r['height']}")
+    return image_grid(images, titles, ncols=2 * min(2, max(1, len(pairs))), cell=2.6,
+                      max_width=10, suptitle="Near-duplicates: same photo, different files")
