@@ -262,3 +262,26 @@ def make_dataset(files, labels, input_shape, batch_size: int = config.BATCH_SIZE
     ds = ds.batch(batch_size)
     ds = ds.map(lambda x, y: (to_model_input(x, input_shape), y), num_parallel_calls=tf.data.AUTOTUNE)
     return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def leaky_split_demo(n: int = 100, train_fraction: float = 0.7, seed: int = config.SEED) -> dict:
+    """What the original tutorial's split did: ``shuffle`` (reshuffled every epoch), then
+    ``take``/``skip``. Returns how many "test" items were training items in another epoch.
+
+    Each pass over a dataset built this way draws a NEW random order, so
+    ``take(k)`` and ``skip(k)`` pick different images every epoch: over a few
+    epochs nearly every "test" image has also been trained on.
+    """
+    import tensorflow as tf
+    ds = tf.data.Dataset.range(n).shuffle(n, seed=seed, reshuffle_each_iteration=True)
+    k = int(n * train_fraction)
+    train, test = ds.take(k), ds.skip(k)
+    seen_in_train: set[int] = set()
+    test_sets = []
+    for _ in range(3):                     # three "epochs"
+        seen_in_train |= {int(i) for i in train}
+        test_sets.append({int(i) for i in test})
+    last_test = test_sets[-1]
+    return {"items": n, "test_size": len(last_test),
+            "test_items_also_trained_on": len(last_test & seen_in_train),
+            "test_set_changed_between_passes": test_sets[0] != test_sets[1]}

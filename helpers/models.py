@@ -89,3 +89,34 @@ def load_model(path: Path | str) -> keras.Model:
     from .notebook import require
     path = require(path, "03_train", f"The model {Path(path).name}")
     return keras.models.load_model(path, safe_mode=True, compile=False)
+
+
+def layer_table(model: keras.Model) -> "pd.DataFrame":
+    """One row per layer: type, output shape, parameters and their share of the total.
+
+    Computed from the model itself, so the lesson's numbers can never drift from the code.
+    """
+    import pandas as pd
+    rows = []
+    total = model.count_params()
+    for layer in model.layers:
+        params = layer.count_params()
+        rows.append({"layer": layer.name, "type": type(layer).__name__,
+                     "output shape": tuple(layer.output.shape[1:]),
+                     "parameters": params, "share": params / total if total else 0.0})
+    return pd.DataFrame(rows).set_index("layer")
+
+
+def augment_examples(model: keras.Model, image, n: int = 8, seed: int = config.SEED):
+    """``n`` augmented versions of one raw image, as the model sees them in training.
+
+    Runs only the model's random layers, in training mode (at inference they do nothing).
+    """
+    import numpy as np
+    import tensorflow as tf
+    random_layers = [layer for layer in model.layers if type(layer).__name__.startswith("Random")]
+    batch = tf.repeat(tf.cast(tf.convert_to_tensor(image)[None], tf.float32), n, axis=0)
+    keras.utils.set_random_seed(seed)
+    for layer in random_layers:
+        batch = layer(batch, training=True)
+    return np.clip(np.asarray(batch), 0, 255).astype("uint8")

@@ -136,3 +136,9 @@ def test_make_dataset_batches_and_keeps_labels(fer_tree):
 def test_locate_prefers_real_data(fer_tree):
     source = data.locate(fer_tree)
     assert not source.synthetic and source.fer == fer_tree / "fer2013" and source.web is None
+
+
+def test_leaky_split_demo_shows_the_leak():
+    result = data.leaky_split_demo(n=60)
+    assert result["test_set_changed_between_passes"]
+    assert result["test_items_also_trained_on"] > result["test_size"] // 2

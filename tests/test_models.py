@@ -57,3 +57,19 @@ def test_our_model_can_overfit_a_tiny_batch():
                                          images, labels, steps=60)
     assert result["last_accuracy"] == 1.0
     assert result["last_loss"] < 0.2 * result["first_loss"]
+
+
+def test_layer_table_counts_every_parameter():
+    model = models.build_seed_cnn()
+    table = models.layer_table(model)
+    assert table["parameters"].sum() == model.count_params()
+    assert table.loc[table["type"] == "Flatten", "output shape"].iloc[0] == (14400,)
+    assert table["share"].max() > 0.95
+
+
+def test_augment_examples_change_the_image_but_keep_its_shape():
+    rng = np.random.default_rng(1)
+    image = rng.integers(0, 256, (48, 48, 1)).astype(np.uint8)
+    out = models.augment_examples(models.build_happy_sad(), image, n=4)
+    assert out.shape == (4, 48, 48, 1) and out.dtype == np.uint8
+    assert any(not np.array_equal(o, image) for o in out)
