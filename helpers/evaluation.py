@@ -106,3 +106,73 @@ def time_per_image(predict, images, batch_size: int, repeats: int = 5) -> float:
         predict(batch)
         times.append(time.perf_counter() - start)
     return float(np.median(times)) / len(batch)
+
+
+# ----------------------------------------------------------------------------- error analysis
+# FER+ (Barsoum et al. 2016): ten crowd workers re-labelled every FER-2013 image. The
+# manifest has one vote column per emotion, ``ferplus_<emotion>``.
+CROWD_EMOTION = {"happy": "happiness", "sad": "sadness"}   # our class name -> FER+ emotion
+CROWD_PREFIX = "ferplus_"
+
+
+def confident_mistakes(rows: pd.DataFrame, p_class1, threshold: float = 0.5,
+                       class_names=("happy", "sad"), n: int | None = None) -> pd.DataFrame:
+    """The wrongly classified rows, most confident first.
+
+    ``rows`` has a ``label`` column (0/1) in the same order as ``p_class1``. Adds
+    ``p_class1``, ``predicted`` (the class name) and ``confidence`` (the model's
+    probability of the class it wrongly chose). Keeps ``rows``' index, so the result
+    joins with :func:`crowd_votes`. ``n`` keeps only the first ``n``.
+    """
+    p = np.asarray(p_class1, dtype=float)
+    if len(p) != len(rows):
+        raise ValueError(f"{len(rows)} rows but {len(p)} probabilities")
+    predicted = (p >= threshold).astype(int)
+    out = rows.assign(p_class1=p, predicted=np.asarray(class_names, dtype=object)[predicted],
+                      confidence=np.where(predicted == 1, p, 1.0 - p))
+    out = out[predicted != rows["label"].to_numpy().astype(int)]
+    out = out.sort_values("confidence", ascending=False, kind="stable")
+    return out if n is None else out.head(n)
+
+
+def crowd_votes(split: pd.DataFrame, source=None) -> pd.DataFrame | None:
+    """FER+ crowd votes for the rows of ``split`` (same index), or None without a manifest.
+
+    ``split`` is a table from ``helpers.data.load_split`` (``path`` relative to the
+    data root, ``class``). The manifest's ``path`` is relative to ``fer2013/``.
+    Columns: one per emotion (votes, from the manifest), ``crowd_majority`` (the most
+    voted emotion), ``crowd_share`` (share of votes for the FER-2013 label) and
+    ``crowd_agrees``: the label got more votes than any other emotion (a tie is no
+    agreement). Rows missing from the manifest get NaN / False.
+    """
+    from .data import locate
+    source = source or locate()
+    if source.manifest is None:
+        return None
+    manifest = pd.read_csv(source.manifest)
+    votes = [c for c in manifest.columns
+             if c.startswith(CROWD_PREFIX) and pd.api.types.is_numeric_dtype(manifest[c])]
+    prefix = source.fer.relative_to(source.root)
+    manifest["path"] = [(prefix / p).as_posix() for p in manifest["path"]]
+    table = split[["path", "class"]].merge(manifest[["path"] + votes].drop_duplicates("path"),
+                                           on="path", how="left")
+    table.index = split.index
+    counts = table[votes].to_numpy(dtype=float)
+    names = [c[len(CROWD_PREFIX):] for c in votes]
+    out = pd.DataFrame(counts, index=split.index, columns=names)
+    found = ~np.isnan(counts).any(axis=1)
+    safe = np.nan_to_num(counts, nan=-1.0)
+    out["crowd_majority"] = np.where(found, np.asarray(names, dtype=object)[safe.argmax(axis=1)], None)
+    own = np.full(len(out), np.nan)
+    agrees = np.zeros(len(out), bool)
+    for i, name in enumerate(table["class"]):
+        emotion = CROWD_EMOTION.get(name, name)
+        if found[i] and emotion in names:
+            j = names.index(emotion)
+            others = np.delete(safe[i], j)
+            own[i] = safe[i, j]
+            agrees[i] = safe[i, j] > others.max()
+    total = np.where(found, np.nansum(counts, axis=1), np.nan)
+    out["crowd_share"] = np.divide(own, total, out=np.full(len(out), np.nan), where=total > 0)
+    out["crowd_agrees"] = agrees
+    return out
