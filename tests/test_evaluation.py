@@ -1,0 +1,184 @@
+"""helpers.evaluation: metrics against hand-computed values, threshold choice, tables,
+batched prediction, and the error-analysis helpers (confident mistakes, FER+ crowd votes)."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from helpers import evaluation
+from helpers.data import DataSource
+
+# A tiny example worked out by hand. Threshold 0.5 predicts [0, 1, 0, 1, 0].
+Y = np.array([0, 0, 0, 1, 1])
+P = np.array([0.1, 0.6, 0.2, 0.7, 0.4])
+
+
+def test_scores_match_hand_computed_values():
+    s = evaluation.scores(Y, P)
+    assert s["accuracy"] == pytest.approx(3 / 5)
+    assert s["happy_recall"] == pytest.approx(2 / 3)      # happy 0 and 2 found, 1 missed
+    assert s["sad_recall"] == pytest.approx(1 / 2)        # sad 3 found, 4 missed
+    assert s["balanced_accuracy"] == pytest.approx((2 / 3 + 1 / 2) / 2)
+    assert s["happy_precision"] == pytest.approx(2 / 3)   # called happy: 0, 2, 4
+    assert s["sad_precision"] == pytest.approx(1 / 2)     # called sad: 1, 3
+    assert s["happy_f1"] == pytest.approx(2 / 3)
+    assert s["sad_f1"] == pytest.approx(1 / 2)
+    assert s["roc_auc"] == pytest.approx(5 / 6)           # 5 of 6 (sad, happy) pairs ranked right
+    assert s["pr_auc"] == pytest.approx(1 / 2 * 1 + 1 / 2 * 2 / 3)
+    assert s["threshold"] == 0.5 and s["n"] == 5
+
+
+def test_scores_threshold_and_class_names():
+    s = evaluation.scores(Y, P, threshold=0.35, class_names=("cat", "dog"))
+    # predicts [0, 1, 0, 1, 1]: every dog found
+    assert s["dog_recall"] == 1.0 and s["cat_recall"] == pytest.approx(2 / 3)
+    assert s["accuracy"] == pytest.approx(4 / 5)
+    assert "sad_recall" not in s
+
+
+@pytest.mark.filterwarnings("ignore:y_pred contains classes not in y_true")
+def test_scores_with_one_class_has_no_auc():
+    s = evaluation.scores([0, 0, 0], [0.1, 0.2, 0.9])
+    assert np.isnan(s["roc_auc"]) and np.isnan(s["pr_auc"])
+    assert s["accuracy"] == pytest.approx(2 / 3)
+
+
+def test_choose_threshold_picks_the_separating_threshold():
+    y = np.array([0, 0, 0, 0, 1, 1, 1, 1])
+    p = np.array([0.10, 0.20, 0.30, 0.35, 0.40, 0.45, 0.80, 0.90])
+    t = evaluation.choose_threshold(y, p)
+    assert t == pytest.approx(0.40)                    # only p >= 0.40 separates them perfectly
+    assert evaluation.scores(y, p, t)["balanced_accuracy"] == 1.0
+    assert evaluation.scores(y, p, 0.5)["balanced_accuracy"] < 1.0
+
+
+def test_choose_threshold_prefers_the_value_nearest_one_half_on_ties():
+    y = np.array([0, 0, 1, 1])
+    p = np.array([0.1, 0.2, 0.7, 0.8])                 # 0.7 and 0.8 ... any t in (0.2, 0.7] works
+    assert evaluation.choose_threshold(y, p) == pytest.approx(0.7)
+
+
+def test_choose_threshold_without_candidates_is_one_half():
+    assert evaluation.choose_threshold([0, 1], [0.0, 1.0]) == 0.5
+
+
+def test_threshold_table_sad_recall_falls_as_threshold_rises():
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 300)
+    p = np.clip(0.35 * y + rng.uniform(0, 0.65, 300), 0, 1)
+    thresholds = np.linspace(0.05, 0.95, 19)
+    table = evaluation.threshold_table(y, p, thresholds)
+    assert list(table.columns) == ["threshold", "accuracy", "balanced_accuracy", "sad_precision",
+                                   "sad_recall"]
+    assert np.all(np.diff(table["sad_recall"]) <= 0)
+    assert table["sad_recall"].iloc[0] == 1.0
+    assert table["sad_precision"].iloc[-1] >= table["sad_precision"].iloc[0]
+
+
+class _CountingModel:
+    """Quacks like a Keras model: records each batch it is called with; P = mean brightness."""
+    input_shape = (None, 4, 4, 1)
+
+    def __init__(self):
+        self.batches = []
+
+    def __call__(self, x, training=False):
+        x = np.asarray(x)
+        assert x.shape[1:] == (4, 4, 1) and training is False
+        self.batches.append(len(x))
+        return x.mean(axis=(1, 2, 3)).reshape(-1, 1) / 255
+
+
+def test_predict_proba_batches_in_order():
+    images = np.stack([np.full((8, 8, 3), 10 * i, np.uint8) for i in range(10)])   # RGB, 8x8
+    model = _CountingModel()
+    p = evaluation.predict_proba(model, images, batch_size=3)
+    assert model.batches == [3, 3, 3, 1]
+    np.testing.assert_allclose(p, np.arange(10) * 10 / 255, rtol=1e-3)   # order kept, resized, gray
+    assert p.dtype == np.float32
+    np.testing.assert_allclose(evaluation.predict_proba(_CountingModel(), images, batch_size=64), p)
+
+
+def test_predict_proba_of_nothing():
+    assert evaluation.predict_proba(_CountingModel(), np.zeros((0, 4, 4, 1))).shape == (0,)
+
+
+def test_comparison_and_save_table(tmp_path):
+    results = {"seed CNN": evaluation.scores(Y, P), "ours": evaluation.scores(Y, P, 0.35)}
+    table = evaluation.comparison_table(results, evaluation.KEY_COLUMNS + ["missing"])
+    assert list(table.index) == ["seed CNN", "ours"]
+    assert list(table.columns) == evaluation.KEY_COLUMNS
+    path = evaluation.save_table(table, "metrics", tmp_path)
+    assert path == tmp_path / "metrics.csv"
+    assert pd.read_csv(path, index_col=0).loc["ours", "accuracy"] == pytest.approx(0.8)
+    assert "seed CNN" in (tmp_path / "metrics.md").read_text()
+
+
+# ----------------------------------------------------------------------------- error analysis
+def test_confident_mistakes_most_confident_first():
+    rows = pd.DataFrame({"path": list("abcde"), "label": Y}, index=[10, 11, 12, 13, 14])
+    # mistakes at t=0.5: b (happy called sad, P(sad)=0.6), e (sad called happy, P(happy)=0.6)
+    p = np.array([0.1, 0.6, 0.2, 0.7, 0.05])
+    mistakes = evaluation.confident_mistakes(rows, p)
+    assert list(mistakes["path"]) == ["e", "b"]                 # 0.95 sure of happy, then 0.6 of sad
+    assert list(mistakes.index) == [14, 11]                     # the rows' own index is kept
+    assert list(mistakes["predicted"]) == ["happy", "sad"]
+    np.testing.assert_allclose(mistakes["confidence"], [0.95, 0.6])
+    assert len(evaluation.confident_mistakes(rows, p, n=1)) == 1
+    # threshold 0.01 calls everything sad: every happy row is wrong, P(sad) 0.6 the surest
+    assert evaluation.confident_mistakes(rows, p, threshold=0.01)["path"].tolist() == ["b", "c", "a"]
+    with pytest.raises(ValueError):
+        evaluation.confident_mistakes(rows, p[:3])
+
+
+VOTES = ["neutral", "happiness", "surprise", "sadness", "NF"]
+
+
+@pytest.fixture
+def manifest_source(tmp_path) -> DataSource:
+    fer = tmp_path / "fer2013"
+    (fer / "train").mkdir(parents=True)
+    rows = [("test/happy/a.png", [0, 9, 1, 0, 0]),    # crowd agrees: happiness
+            ("test/happy/b.png", [6, 4, 0, 0, 0]),    # crowd says neutral
+            ("test/sad/c.png", [5, 0, 0, 5, 0]),      # tie neutral/sadness: no agreement
+            ("test/sad/d.png", [1, 0, 0, 8, 1])]      # crowd agrees: sadness
+    manifest = pd.DataFrame([{"path": path, "ferplus_png": "x.png",
+                              **{f"ferplus_{e}": v for e, v in zip(VOTES, votes)}}
+                             for path, votes in rows])
+    manifest.to_csv(fer / "manifest.csv", index=False)
+    return DataSource(tmp_path, fer, None, synthetic=False)
+
+
+def test_crowd_votes_join_and_agreement(manifest_source):
+    split = pd.DataFrame({"path": ["fer2013/test/sad/d.png", "fer2013/test/happy/a.png",
+                                   "fer2013/test/happy/b.png", "fer2013/test/sad/c.png",
+                                   "fer2013/test/sad/unknown.png"],
+                          "class": ["sad", "happy", "happy", "sad", "sad"],
+                          "label": [1, 0, 0, 1, 1]}, index=[7, 3, 5, 1, 9])
+    crowd = evaluation.crowd_votes(split, manifest_source)
+    assert list(crowd.index) == [7, 3, 5, 1, 9]
+    assert list(crowd.columns) == VOTES + ["crowd_majority", "crowd_share", "crowd_agrees"]
+    assert crowd.loc[7, "sadness"] == 8 and crowd.loc[3, "happiness"] == 9
+    assert crowd["crowd_agrees"].tolist() == [True, True, False, False, False]
+    assert crowd["crowd_majority"].tolist()[:3] == ["sadness", "happiness", "neutral"]
+    assert crowd.loc[3, "crowd_share"] == pytest.approx(0.9)
+    assert crowd.loc[1, "crowd_share"] == pytest.approx(0.5)
+    assert pd.isna(crowd.loc[9, "crowd_majority"]) and np.isnan(crowd.loc[9, "crowd_share"])
+
+
+def test_crowd_votes_without_manifest(tmp_path):
+    (tmp_path / "fer2013" / "train").mkdir(parents=True)
+    source = DataSource(tmp_path, tmp_path / "fer2013", None, synthetic=True)
+    split = pd.DataFrame({"path": ["fer2013/test/sad/d.png"], "class": ["sad"], "label": [1]})
+    assert evaluation.crowd_votes(split, source) is None
+
+
+def test_mistakes_join_crowd_votes(manifest_source):
+    split = pd.DataFrame({"path": ["fer2013/test/happy/a.png", "fer2013/test/happy/b.png",
+                                   "fer2013/test/sad/c.png", "fer2013/test/sad/d.png"],
+                          "class": ["happy", "happy", "sad", "sad"], "label": [0, 0, 1, 1]})
+    mistakes = evaluation.confident_mistakes(split, [0.1, 0.9, 0.2, 0.8])   # b and c are wrong
+    joined = mistakes.join(evaluation.crowd_votes(split, manifest_source))
+    assert joined["path"].tolist() == ["fer2013/test/happy/b.png", "fer2013/test/sad/c.png"]
+    assert not joined["crowd_agrees"].any()           # both "mistakes" are doubtful labels
