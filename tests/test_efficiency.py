@@ -1,0 +1,127 @@
+"""helpers.efficiency: MACs counted by hand, sizes, and the speed function's shape (no timing thresholds)."""
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+from keras import layers
+
+from helpers import efficiency, models
+
+
+def _seq(input_shape, *stack):
+    return keras.Sequential([keras.Input(shape=input_shape), *stack])
+
+
+def test_conv_macs_by_hand():
+    # 3x3 'same' conv, 8x8x1 -> 8x8x4: every one of 8*8*4 outputs needs 3*3*1 MACs.
+    assert efficiency.count_macs(_seq((8, 8, 1), layers.Conv2D(4, 3, padding="same"))) == 8 * 8 * 4 * 9
+
+
+def test_dense_macs_by_hand():
+    assert efficiency.count_macs(_seq((10,), layers.Dense(1))) == 10
+
+
+def test_valid_strided_conv_and_multichannel():
+    # 'valid' 3x3 stride 2 on 9x9x3 -> 4x4x5 outputs, 3*3*3 = 27 MACs each.
+    model = _seq((9, 9, 3), layers.Conv2D(5, 3, strides=2))
+    assert model.output_shape == (None, 4, 4, 5)
+    assert efficiency.count_macs(model) == 4 * 4 * 5 * 27
+
+
+def test_depthwise_and_separable():
+    # Depthwise 3x3 'same' on 6x6x4: 6*6*4 outputs x 9.
+    assert efficiency.count_macs(_seq((6, 6, 4), layers.DepthwiseConv2D(3, padding="same"))) == 6 * 6 * 4 * 9
+    # Separable 3x3 'same', 6x6x4 -> 6x6x8: depthwise 6*6*4*9 + pointwise 6*6*4*8.
+    sep = _seq((6, 6, 4), layers.SeparableConv2D(8, 3, padding="same"))
+    assert efficiency.count_macs(sep) == 6 * 6 * 4 * 9 + 6 * 6 * 4 * 8
+
+
+def test_uncounted_layers_cost_nothing():
+    model = _seq((8, 8, 2), layers.Rescaling(1 / 255), layers.BatchNormalization(), layers.ReLU(),
+                 layers.MaxPooling2D(), layers.GlobalAveragePooling2D(), layers.Dense(3))
+    assert efficiency.count_macs(model) == 2 * 3          # only the Dense 2 -> 3
+
+
+def test_nested_model_is_counted():
+    inner = _seq((8, 8, 1), layers.Conv2D(4, 3, padding="same"))
+    outer = _seq((8, 8, 1), inner, layers.Flatten(), layers.Dense(1))
+    assert efficiency.count_macs(outer) == 8 * 8 * 4 * 9 + 8 * 8 * 4
+
+
+def test_seed_cnn_macs_by_hand():
+    # build_seed_cnn(), 256x256x3, 'valid' 3x3 convs, 2x2 max-pools:
+    #   Conv 16:  254*254*16 outputs x 3*3*3  = 27,870,912
+    #   pool -> 127x127
+    #   Conv 32:  125*125*32 outputs x 3*3*16 = 72,000,000
+    #   pool -> 62x62
+    #   Conv 16:  60*60*16 outputs x 3*3*32   = 16,588,800
+    #   pool -> 30x30x16, Flatten -> 14,400
+    #   Dense 256: 14,400 x 256               =  3,686,400
+    #   Dense 1:   256                        =        256
+    #   total                                 = 120,146,368
+    expected = 27_870_912 + 72_000_000 + 16_588_800 + 3_686_400 + 256
+    assert expected == 120_146_368
+    assert efficiency.count_macs(models.build_seed_cnn()) == expected
+
+
+def test_our_network_macs_by_hand():
+    # build_happy_sad(filters=(32, 64, 128), convs=(1, 2, 2)): widths given explicitly so the
+    # test does not follow changes of the defaults. 48x48x1, 'same' 3x3 convs, pools halve:
+    #   48*48*32*(9*1) + 24*24*64*(9*32) + 24*24*64*(9*64)
+    #   + 12*12*128*(9*64) + 12*12*128*(9*128) + Dense 128 -> 1
+    expected = (48 * 48 * 32 * 9 + 24 * 24 * 64 * 288 + 24 * 24 * 64 * 576
+                + 12 * 12 * 128 * 576 + 12 * 12 * 128 * 1152 + 128)
+    assert expected == 64_364_672
+    assert efficiency.count_macs(models.build_happy_sad(filters=(32, 64, 128), convs=(1, 2, 2))) == expected
+
+
+def test_macs_table_sums_to_total():
+    model = models.build_happy_sad(filters=(4, 8), convs=(1, 1))
+    table = efficiency.macs_table(model)
+    assert table["macs"].sum() == efficiency.count_macs(model)
+    assert table["share"].sum() == pytest.approx(1.0)
+    assert set(table["kind"]) == {"Conv2D", "Dense"}
+
+
+def test_saved_size_and_model_facts(tmp_path):
+    model = _seq((4,), layers.Dense(2))
+    path = tmp_path / "tiny.keras"
+    model.save(path)
+    assert efficiency.saved_size(path) == path.stat().st_size > 0
+    folder = tmp_path / "folder"
+    (folder / "sub").mkdir(parents=True)
+    (folder / "a.bin").write_bytes(b"x" * 10)
+    (folder / "sub" / "b.bin").write_bytes(b"y" * 5)
+    assert efficiency.saved_size(folder) == 15
+    facts = efficiency.model_facts(model, path)
+    assert facts == {"params": 10, "macs": 8, "saved_bytes": path.stat().st_size}
+    assert efficiency.model_facts(model)["saved_bytes"] is None
+
+
+def test_measure_speed_keys_and_positive_numbers():
+    calls = []
+
+    def predict(batch):
+        calls.append(len(batch))
+        return np.zeros(len(batch))
+
+    images = np.zeros((10, 8, 8, 1), np.uint8)        # fewer than 64: repeated to fill the batch
+    speed = efficiency.measure_speed(predict, images, batch_sizes=(1, 64), repeats=3)
+    for key in ("latency_ms", "images_per_s", "ms_per_batch_1", "images_per_s_1",
+                "ms_per_batch_64", "images_per_s_64"):
+        assert speed[key] > 0, key
+    assert speed["latency_ms"] == speed["ms_per_batch_1"]
+    assert speed["images_per_s"] == speed["images_per_s_64"]
+    assert calls.count(1) == 4 and calls.count(64) == 4     # 1 warm-up + 3 timed runs each
+    with pytest.raises(ValueError):
+        efficiency.measure_speed(predict, images[:0])
+
+
+def test_keras_predict_fn_matches_model():
+    model = models.build_happy_sad(filters=(4,), convs=(1,), augment=False)
+    x = np.random.default_rng(0).uniform(0, 255, (3, 48, 48, 1)).astype("float32")
+    fn = efficiency.keras_predict_fn(model)
+    np.testing.assert_allclose(fn(x), np.asarray(model(x, training=False)), atol=1e-6)
+    speed = efficiency.measure_speed(fn, x, batch_sizes=(1, 4), repeats=2)
+    assert speed["latency_ms"] > 0 and speed["images_per_s"] > 0
