@@ -155,6 +155,28 @@ def predict_file(model, path, **kwargs) -> list[dict]:
     return predict_faces(model, read_image(path, channels=3), **kwargs)
 
 
+def photos_with_faces(files, n: int = 2, max_faces: int | None = None) -> list[Path]:
+    """The first ``n`` readable images among ``files`` in which the detector finds a face.
+
+    ``max_faces`` skips crowded photos (more faces than that). Used by lesson 04
+    to pick a few web photos worth predicting; unreadable files are skipped.
+    """
+    from . import faces
+    from .data import read_image
+    picked = []
+    for path in files:
+        if len(picked) >= n:
+            break
+        try:
+            image = read_image(path, channels=3)
+        except Exception:                 # any decoding problem: not a photo to show
+            continue
+        found = faces.detect_faces(image)
+        if found and (max_faces is None or len(found) <= max_faces):
+            picked.append(Path(path))
+    return picked
+
+
 # ----------------------------------------------------------------------------- command line
 def _inputs(paths) -> list[Path]:
     """Files as given, folders expanded to every (non-hidden) file below them, sorted."""
@@ -238,5 +260,6 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-__all__ = ["load_predictor", "predict_faces", "predict_file", "KerasPredictor", "main",
+__all__ = ["load_predictor", "predict_faces", "predict_file", "photos_with_faces", "KerasPredictor",
+           "main",
            "FACE_MODES", "default_class_names", "sidecar"]

@@ -240,3 +240,13 @@ def test_real_web_photo_gets_a_box(bright_model, capsys):
     assert predict.main([str(photo), "--model", str(bright_model), "--json"]) == 0
     [record] = json.loads(capsys.readouterr().out)
     assert record["box"] == list(faces[0]["box"])
+
+
+@needs_web
+def test_photos_with_faces_picks_readable_photos_with_a_face(tmp_path):
+    (tmp_path / "notes.txt").write_text("not a picture")
+    blank = _png(tmp_path / "blank.png", _uniform(128))
+    photo = _web_photo_with_face()
+    picked = predict.photos_with_faces([tmp_path / "notes.txt", blank, photo, photo], n=1)
+    assert picked == [photo]
+    assert predict.photos_with_faces([blank], n=3) == []
