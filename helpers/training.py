@@ -157,3 +157,41 @@ def overfit_tiny_batch(build: Callable[[], keras.Model], images, labels, steps: 
     return {"first_loss": float(fit.history["loss"][0]), "last_loss": float(fit.history["loss"][-1]),
             "first_accuracy": float(fit.history["accuracy"][0]),
             "last_accuracy": float(fit.history["accuracy"][-1]), "history": fit.history}
+
+
+# ----------------------------------------------------------------------------- recipes
+# How each network of the series is trained: one place, read by notebook 03 and the
+# benchmark. Full mode gives the real numbers; fast mode only checks that it all runs.
+RECIPES = {
+    # The original network at its own 256x256x3 input (48x48 faces are resized up).
+    "seed_cnn": dict(file=config.SEED_MODEL, build="seed", input_shape=(256, 256, 3),
+                     epochs=15, fast_epochs=1, learning_rate=1e-3, schedule="constant",
+                     weight_decay=0.0, patience=3),
+    # The same network fed the faces at their native 48x48x1: the resolution experiment.
+    "seed_cnn_48": dict(file="seed_cnn_48.keras", build="seed", input_shape=(48, 48, 1),
+                        epochs=30, fast_epochs=1, learning_rate=1e-3, schedule="constant",
+                        weight_decay=0.0, patience=4),
+    # Ours: the series' final model.
+    "happy_sad": dict(file=config.OUR_MODEL, build="ours", input_shape=(48, 48, 1),
+                      epochs=22, fast_epochs=2, learning_rate=3e-3, schedule="cosine",
+                      weight_decay=1e-4, patience=8),
+}
+
+
+def recipe_builder(name: str) -> Callable[[], keras.Model]:
+    """A function that builds the untrained network of recipe ``name``."""
+    from . import models
+    recipe = RECIPES[name]
+    if recipe["build"] == "seed":
+        return lambda: models.build_seed_cnn(recipe["input_shape"])
+    return lambda: models.build_happy_sad(recipe["input_shape"])
+
+
+def train_recipe(name: str, split: pd.DataFrame, **overrides) -> TrainResult:
+    """Train network ``name`` of :data:`RECIPES` (fewer epochs in fast mode)."""
+    recipe = {**RECIPES[name], **overrides}
+    epochs = recipe["fast_epochs"] if config.fast() else recipe["epochs"]
+    return train(recipe_builder(name), split, recipe["file"], epochs=epochs,
+                 learning_rate=recipe["learning_rate"], schedule=recipe["schedule"],
+                 weight_decay=recipe["weight_decay"], patience=recipe["patience"],
+                 verbose=recipe.get("verbose", 2))
