@@ -143,7 +143,8 @@ def crowd_votes(split: pd.DataFrame, source=None) -> pd.DataFrame | None:
     Columns: one per emotion (votes, from the manifest), ``crowd_majority`` (the most
     voted emotion), ``crowd_share`` (share of votes for the FER-2013 label) and
     ``crowd_agrees``: the label got more votes than any other emotion (a tie is no
-    agreement). Rows missing from the manifest get NaN / False.
+    agreement). Rows missing from the manifest get NaN / False; if no row is in the
+    manifest (say, a split made from other data), the answer is None as well.
     """
     from .data import locate
     source = source or locate()
@@ -161,6 +162,8 @@ def crowd_votes(split: pd.DataFrame, source=None) -> pd.DataFrame | None:
     names = [c[len(CROWD_PREFIX):] for c in votes]
     out = pd.DataFrame(counts, index=split.index, columns=names)
     found = ~np.isnan(counts).any(axis=1)
+    if not found.any():
+        return None
     safe = np.nan_to_num(counts, nan=-1.0)
     out["crowd_majority"] = np.where(found, np.asarray(names, dtype=object)[safe.argmax(axis=1)], None)
     own = np.full(len(out), np.nan)
