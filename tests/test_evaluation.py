@@ -174,6 +174,11 @@ def test_crowd_votes_without_manifest(tmp_path):
     assert evaluation.crowd_votes(split, source) is None
 
 
+def test_crowd_votes_when_no_row_is_in_the_manifest(manifest_source):
+    split = pd.DataFrame({"path": ["fer2013/test/sad/other.png"], "class": ["sad"], "label": [1]})
+    assert evaluation.crowd_votes(split, manifest_source) is None
+
+
 def test_mistakes_join_crowd_votes(manifest_source):
     split = pd.DataFrame({"path": ["fer2013/test/happy/a.png", "fer2013/test/happy/b.png",
                                    "fer2013/test/sad/c.png", "fer2013/test/sad/d.png"],
