@@ -60,24 +60,27 @@ def _gray_stack(images) -> np.ndarray:
     return images[..., 0]
 
 
-def hog_features(images) -> np.ndarray:
+def hog_features(images, params: dict | None = None) -> np.ndarray:
     """HOG features ``(N, 900)`` float32 of raw 0-255 faces ``(N, 48, 48, 1)``.
 
     Other sizes / RGB are first brought to 48x48 gray with ``to_model_input``.
+    ``params`` overrides entries of :data:`HOG_PARAMS` (e.g. ``{"pixels_per_cell": (6, 6)}``).
     Deterministic: the same images always give the same numbers.
     """
     from skimage.feature import hog
+    params = {**HOG_PARAMS, **(params or {})}
     faces = _gray_stack(images)
     if len(faces) == 0:
-        return np.zeros((0, hog_dim()), np.float32)
-    return np.stack([hog(face, feature_vector=True, **HOG_PARAMS) for face in faces]).astype(np.float32)
+        return np.zeros((0, hog_dim(params)), np.float32)
+    return np.stack([hog(face, feature_vector=True, **params) for face in faces]).astype(np.float32)
 
 
-def hog_dim() -> int:
-    """Length of one HOG vector with :data:`HOG_PARAMS` on a 48x48 face."""
-    cells = [s // c for s, c in zip(HOG_SIZE, HOG_PARAMS["pixels_per_cell"])]
-    blocks = [n - b + 1 for n, b in zip(cells, HOG_PARAMS["cells_per_block"])]
-    return int(np.prod(blocks) * np.prod(HOG_PARAMS["cells_per_block"]) * HOG_PARAMS["orientations"])
+def hog_dim(params: dict | None = None) -> int:
+    """Length of one HOG vector on a 48x48 face (:data:`HOG_PARAMS`, overridden by ``params``)."""
+    params = {**HOG_PARAMS, **(params or {})}
+    cells = [s // c for s, c in zip(HOG_SIZE, params["pixels_per_cell"])]
+    blocks = [n - b + 1 for n, b in zip(cells, params["cells_per_block"])]
+    return int(np.prod(blocks) * np.prod(params["cells_per_block"]) * params["orientations"])
 
 
 def hog_image(image) -> np.ndarray:

@@ -166,12 +166,14 @@ def occlusion_map(model, image, patch: int = 8, stride: int = 4, fill: int = GRA
 
 
 # ----------------------------------------------------------------------------- pictures
-def overlay(image, heatmap, alpha: float = 0.45, cmap: str = "jet", signed: bool = False) -> np.ndarray:
+def overlay(image, heatmap, alpha: float = 0.5, cmap: str = "inferno", signed: bool = False) -> np.ndarray:
     """The heatmap in colour over the (gray or RGB) image: RGB uint8 ``(H, W, 3)``.
 
-    ``heatmap`` in [0, 1] (Grad-CAM). With ``signed=True`` a map with negative
-    values (occlusion) is scaled to [-1, 1] by its largest magnitude and drawn
-    with a diverging map (``"coolwarm"`` unless ``cmap`` names another).
+    ``heatmap`` in [0, 1] (Grad-CAM), drawn with a perceptually uniform map that
+    reads the same for colour-blind eyes and in gray (dark = 0, bright yellow = 1).
+    With ``signed=True`` a map with negative values (occlusion) is scaled to
+    [-1, 1] by its largest magnitude and drawn with a diverging map (blue = negative,
+    red = positive; ``"coolwarm"`` unless ``cmap`` names another).
     """
     from matplotlib import colormaps
     image = np.asarray(image)
@@ -184,7 +186,7 @@ def overlay(image, heatmap, alpha: float = 0.45, cmap: str = "jet", signed: bool
     if signed:
         scale = np.abs(heat).max()
         heat = 0.5 + 0.5 * (heat / scale if scale > 0 else heat)
-        cmap = "coolwarm" if cmap == "jet" else cmap
+        cmap = "coolwarm" if cmap == "inferno" else cmap
     colour = colormaps[cmap](np.clip(np.nan_to_num(heat), 0, 1))[..., :3] * 255
     return ((1 - alpha) * rgb.astype(float) + alpha * colour).round().clip(0, 255).astype(np.uint8)
 
@@ -241,5 +243,29 @@ def map_grid(maps: np.ndarray, n: int = 16) -> list[np.ndarray]:
     return pictures
 
 
-__all__ = ["grad_cam", "occlusion_map", "overlay", "first_layer_filters", "feature_maps",
+# ----------------------------------------------------------------------------- which faces
+def pick_cases(y_true, p_class1, n: int = 2, threshold: float = 0.5,
+               class_names=("happy", "sad")) -> dict[str, np.ndarray]:
+    """Test faces to explain: ``n`` per case, right and wrong, for each true class.
+
+    Keys in order ``"<class0> right", "<class1> right", "<class0> wrong", "<class1> wrong"``.
+    Right faces are the most confident right ones; wrong faces the most confidently
+    wrong ones (the mistakes worth looking at). Ties go to the lower index.
+    """
+    y = np.asarray(y_true).astype(int)
+    p = np.asarray(p_class1, dtype=float)
+    if len(y) != len(p):
+        raise ValueError("y_true and p_class1 must have the same length")
+    predicted = (p >= threshold).astype(int)
+    sure = np.abs(p - threshold)
+    order = np.lexsort((np.arange(len(y)), -sure))        # most confident first
+    cases = {}
+    for outcome, right in (("right", True), ("wrong", False)):
+        for label, name in enumerate(class_names):
+            keep = (y[order] == label) & ((predicted[order] == y[order]) == right)
+            cases[f"{name} {outcome}"] = order[keep][:n]
+    return cases
+
+
+__all__ = ["pick_cases", "grad_cam", "occlusion_map", "overlay", "first_layer_filters", "feature_maps",
            "map_grid", "last_conv_layer", "GRAY"]

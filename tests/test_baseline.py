@@ -39,6 +39,8 @@ def test_hog_features_shape_dtype_and_determinism():
     assert not np.allclose(f1[0], f1[1])                      # different faces, different features
     np.testing.assert_array_equal(baseline.hog_features(x[:, :, :, 0]), f1)   # (N, H, W) works too
     assert baseline.hog_features(x[:0]).shape == (0, 900)
+    finer = {"pixels_per_cell": (6, 6)}                        # 8x8 cells -> 7x7 blocks
+    assert baseline.hog_features(x, finer).shape == (10, baseline.hog_dim(finer)) == (10, 1764)
 
 
 def test_hog_features_other_sizes_go_through_shared_preprocessing():

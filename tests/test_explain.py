@@ -149,3 +149,18 @@ def test_first_layer_filters_and_feature_maps(model):
     assert len(pictures) == 2 and pictures[0].dtype == np.uint8
     with pytest.raises(ValueError):
         explain.feature_maps(model, scene(), ["missing"])
+
+
+def test_pick_cases_right_and_wrong_per_class():
+    y = np.array([0, 0, 0, 1, 1, 1, 0, 1])
+    p = np.array([0.1, 0.4, 0.9, 0.8, 0.3, 0.99, 0.02, 0.45])
+    cases = explain.pick_cases(y, p, n=2)
+    assert list(cases) == ["happy right", "sad right", "happy wrong", "sad wrong"]
+    assert cases["happy right"].tolist() == [6, 0]       # most confident first
+    assert cases["sad right"].tolist() == [5, 3]
+    assert cases["happy wrong"].tolist() == [2]          # only one happy face was called sad
+    assert cases["sad wrong"].tolist() == [4, 7]         # 0.3 is surer than 0.45
+    assert list(explain.pick_cases(y, p, class_names=("a", "b"))) == ["a right", "b right",
+                                                                     "a wrong", "b wrong"]
+    with pytest.raises(ValueError):
+        explain.pick_cases(y, p[:-1])
