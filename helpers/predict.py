@@ -261,5 +261,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 __all__ = ["load_predictor", "predict_faces", "predict_file", "photos_with_faces", "KerasPredictor",
-           "main",
-           "FACE_MODES", "default_class_names", "sidecar"]
+           "main", "FACE_MODES", "default_class_names", "sidecar"]
