@@ -124,6 +124,11 @@ def test_save_and_load_round_trip(tmp_path):
     path = baseline.save(pipe, tmp_path / "hog_linear.joblib")
     again = baseline.load(path)
     np.testing.assert_array_equal(again.predict_proba(x_train), pipe.predict_proba(x_train))
+    # The HOG parameters travel with the pipeline.
+    coarse = {"pixels_per_cell": (12, 12)}
+    small = baseline.build_pipeline(C=1e-2).fit(baseline.hog_features(x_train, coarse), y_train)
+    again = baseline.load(baseline.save(baseline.image_pipeline(small, coarse), tmp_path / "coarse.joblib"))
+    assert again.predict_proba(x_train).shape == (len(x_train), 2)
     with pytest.raises(FileNotFoundError, match="05_traditional_baseline"):
         baseline.load(tmp_path / "missing.joblib")
 
