@@ -149,18 +149,21 @@ def fit_baseline(x_train, y_train, cv: int = 5, Cs=C_GRID, kind: str = "logreg",
     return search, time.perf_counter() - start
 
 
-def image_pipeline(fitted):
+def image_pipeline(fitted, params: dict | None = None):
     """HOG + the fitted classifier as one sklearn Pipeline that takes raw images.
 
     ``fitted`` is the search from :func:`fit_baseline` (its best estimator is
-    used) or a fitted pipeline. ``image_pipeline(...).predict_proba(images)[:, 1]``
-    is P(class 1) for uint8 faces ``(N, 48, 48, 1)`` - the same contract as a
-    saved network. Nothing is refit.
+    used) or a fitted pipeline; ``params`` the HOG overrides its features were
+    made with. ``image_pipeline(...).predict_proba(images)[:, 1]`` is P(class 1)
+    for uint8 faces ``(N, 48, 48, 1)`` - the same contract as a saved network.
+    Nothing is refit. The HOG parameters are stored in the pipeline, so a saved
+    file keeps computing the features it was trained on.
     """
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import FunctionTransformer
     estimator = getattr(fitted, "best_estimator_", fitted)
-    return Pipeline([("hog", FunctionTransformer(hog_features)), *estimator.steps])
+    hog = FunctionTransformer(hog_features, kw_args={"params": {**HOG_PARAMS, **(params or {})}})
+    return Pipeline([("hog", hog), *estimator.steps])
 
 
 def predict_score(pipe, images) -> tuple[np.ndarray, float]:
@@ -187,7 +190,8 @@ def load(path: Path | str | None = None):
     """Read a pipeline written by :func:`save`.
 
     joblib (like pickle) can run code while loading: load only files you made
-    yourself, never one downloaded or sent to you. (Keras's safe mode is why
+    yourself, never one downloaded or sent to you. The file also needs the same
+    scikit-learn version (and this ``helpers`` package) to load. (Keras's safe mode is why
     the networks travel as ``.keras`` files instead.)
     """
     import joblib
