@@ -164,3 +164,16 @@ def test_pick_cases_right_and_wrong_per_class():
                                                                      "a wrong", "b wrong"]
     with pytest.raises(ValueError):
         explain.pick_cases(y, p[:-1])
+
+
+def test_grad_cam_with_a_nested_base_model():
+    """Transfer learning puts a whole (functional) conv base inside a Sequential model."""
+    inputs = keras.Input((24, 24, 3))
+    x = layers.Conv2D(4, 3, padding="same", activation="relu")(inputs)
+    base = keras.Model(inputs, layers.Conv2D(6, 3, padding="same", activation="relu")(x), name="base")
+    net = keras.Sequential([keras.Input((24, 24, 3)), layers.Rescaling(1 / 255), base,
+                            layers.GlobalAveragePooling2D(), layers.Dense(1, activation="sigmoid")])
+    assert explain.last_conv_layer(net) == "base"
+    image = np.random.default_rng(1).integers(0, 256, (48, 48, 1), dtype=np.uint8)  # gray, bigger
+    heat = explain.grad_cam(net, image)
+    assert heat.shape == (48, 48) and np.isfinite(heat).all() and 0 <= heat.min() <= heat.max() <= 1
