@@ -25,13 +25,14 @@ What is checked, in this order:
 from __future__ import annotations
 
 import argparse
-import hashlib
 import sys
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+
+from .data import pixel_hash   # one pixel hash for cleaning and the FER-2013 split
 
 REPORT_NAME = "cleaning_report.csv"
 MARKER_NAME = ".made-by-helpers-clean"   # marks DST/<class> folders we may recreate
@@ -193,13 +194,6 @@ def load_image(path: Path, max_pixels: int = MAX_PIXELS):
 
 
 # --------------------------------------------------------------------------- hashes
-def pixel_hash(array: np.ndarray) -> str:
-    """SHA-1 of the standardised pixels (and their shape): same picture, same hash."""
-    digest = hashlib.sha1(str(array.shape).encode())
-    digest.update(np.ascontiguousarray(array).tobytes())
-    return digest.hexdigest()
-
-
 def difference_hash(array: np.ndarray, size: int = 8) -> int:
     """64-bit perceptual hash: is each pixel of a 9x8 gray thumbnail brighter than its neighbour?
 

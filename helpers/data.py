@@ -88,8 +88,13 @@ def read_image(path: Path | str, channels: int = 3) -> np.ndarray:
 
 
 def pixel_hash(array: np.ndarray) -> str:
-    """SHA-1 of the decoded pixels: equal for pixel-identical images, whatever the file."""
-    return hashlib.sha1(np.ascontiguousarray(array).tobytes()).hexdigest()
+    """SHA-1 of the decoded pixels and their shape: same picture, same hash, whatever the file.
+
+    Used for exact duplicates in cleaning (lesson 01) and in the FER-2013 split.
+    """
+    digest = hashlib.sha1(str(array.shape).encode())
+    digest.update(np.ascontiguousarray(array).tobytes())
+    return digest.hexdigest()
 
 
 # ----------------------------------------------------------------------------- the split

@@ -93,7 +93,7 @@ def load_predictor(model):
                     "(lesson 07), which this checkout does not have. Use a .keras model instead.")
             from .notebook import require
             from .export import TFLitePredictor
-            return TFLitePredictor(require(path, "07_export", f"The model {path.name}"))
+            return TFLitePredictor(require(path, "07_efficiency_and_deployment", f"The model {path.name}"))
         raise ValueError(f"{path}: expected a .keras or .tflite model file")
     if hasattr(model, "input_shape") and callable(model):
         return KerasPredictor(model)                    # an in-memory Keras model

@@ -119,7 +119,8 @@ def train(build: Callable[[], keras.Model], split: pd.DataFrame, name: str, *,
     # optimizer state (it would triple the file and is not needed to predict).
     best = keras.models.load_model(path, safe_mode=True, compile=False)
     best.save(path)
-    info = {"name": name, "params": int(best.count_params()), "input_shape": list(input_shape),
+    from .data import split_class_names
+    info = {"name": name, "class_names": split_class_names(split), "params": int(best.count_params()), "input_shape": list(input_shape),
             "epochs_run": len(history), "best_epoch": best_epoch, "train_seconds": round(seconds, 1),
             "train_images": len(train_rows), "val_images": len(val_rows), "fast": config.fast(),
             "replicas": strategy.num_replicas_in_sync, "saved_bytes": path.stat().st_size}
