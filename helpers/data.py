@@ -180,13 +180,26 @@ def prepare_fer_split(source: DataSource | None = None, val_fraction: float = co
     return split
 
 
-def load_split(out_dir: Path | None = None) -> pd.DataFrame:
-    """The saved split (made by notebook 01). Adds ``file``: the absolute path."""
-    from .notebook import require
+def load_split(out_dir: Path | None = None, check_source: bool | None = None) -> pd.DataFrame:
+    """The saved split (made by notebook 01). Adds ``file``: the absolute path.
+
+    By default (the project's own split folder) it also checks that the split was
+    made from the data ``HAPPYSAD_DATA`` points at now, so a split of the synthetic
+    demo is never silently used with real data, or the other way round.
+    """
+    from .notebook import MissingStepError, require
+    if check_source is None:
+        check_source = out_dir is None
     out_dir = Path(out_dir) if out_dir else config.prepared_dir()
     path = require(out_dir / SPLIT_FILE, "01_collect_and_clean", "The saved FER-2013 split")
     split = pd.read_csv(path)
     root = Path((out_dir / "data_root.txt").read_text().strip())
+    if check_source:
+        current = locate().root
+        if current.resolve() != root.resolve():
+            raise MissingStepError(
+                f"The saved split was made from {root}, but the data now comes from {current}.\n"
+                f"Run notebook 01_collect_and_clean again (or `make run`) to split this data.")
     split["file"] = [str(root / p) for p in split["path"]]
     return split
 

@@ -142,3 +142,16 @@ def test_leaky_split_demo_shows_the_leak():
     result = data.leaky_split_demo(n=60)
     assert result["test_set_changed_between_passes"]
     assert result["test_items_also_trained_on"] > result["test_size"] // 2
+
+
+def test_load_split_refuses_a_split_of_other_data(fer_tree, tmp_path, monkeypatch):
+    monkeypatch.delenv("HAPPYSAD_FAST", raising=False)
+    out = tmp_path / "prepared"
+    data.prepare_fer_split(data.locate(fer_tree), out_dir=out)
+    monkeypatch.setenv("HAPPYSAD_DATA", str(fer_tree))
+    assert len(data.load_split(out, check_source=True)) > 0
+    other = tmp_path / "other"
+    (other / "fer2013" / "train").mkdir(parents=True)
+    monkeypatch.setenv("HAPPYSAD_DATA", str(other))
+    with pytest.raises(FileNotFoundError, match="01_collect_and_clean"):
+        data.load_split(out, check_source=True)
