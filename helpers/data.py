@@ -253,7 +253,7 @@ def to_model_input(images, input_shape):
 
 
 def make_dataset(files, labels, input_shape, batch_size: int = config.BATCH_SIZE,
-                 training: bool = False, seed: int = config.SEED, channels: int = 1,
+                 training: bool = False, seed: int = config.SEED, channels: int | None = None,
                  cache: bool = True):
     """tf.data pipeline: decode -> cache -> shuffle -> batch -> resize -> prefetch.
 
@@ -263,6 +263,7 @@ def make_dataset(files, labels, input_shape, batch_size: int = config.BATCH_SIZE
     is fixed in ``splits.csv``, so no shuffle can leak test images into training.
     """
     import tensorflow as tf
+    channels = channels or input_shape[-1]     # decode gray for gray models, RGB for colour ones
     files = [str(f) for f in files]
     labels = np.asarray(labels, dtype=np.float32)
     ds = tf.data.Dataset.from_tensor_slices((files, labels))
