@@ -174,7 +174,7 @@ RECIPES = {
                         weight_decay=0.0, patience=4),
     # Ours: the series' final model.
     "happy_sad": dict(file=config.OUR_MODEL, build="ours", input_shape=(48, 48, 1),
-                      epochs=22, fast_epochs=2, learning_rate=3e-3, schedule="cosine",
+                      epochs=28, fast_epochs=2, learning_rate=3e-3, schedule="cosine",
                       weight_decay=1e-4, patience=8),
 }
 
@@ -195,4 +195,4 @@ def train_recipe(name: str, split: pd.DataFrame, **overrides) -> TrainResult:
     return train(recipe_builder(name), split, recipe["file"], epochs=epochs,
                  learning_rate=recipe["learning_rate"], schedule=recipe["schedule"],
                  weight_decay=recipe["weight_decay"], patience=recipe["patience"],
-                 verbose=recipe.get("verbose", 2))
+                 batch_size=recipe.get("batch_size", config.BATCH_SIZE), verbose=recipe.get("verbose", 2))
