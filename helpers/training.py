@@ -108,7 +108,8 @@ def train(build: Callable[[], keras.Model], split: pd.DataFrame, name: str, *,
         keras.callbacks.CSVLogger(str(out_dir / f"{stem}.log.csv")),
     ]
     start = time.perf_counter()
-    fit = model.fit(train_ds, validation_data=val_ds, epochs=epochs, verbose=verbose,
+    # shuffle=False: the dataset shuffles itself (training rows only, every epoch).
+    fit = model.fit(train_ds, validation_data=val_ds, epochs=epochs, verbose=verbose, shuffle=False,
                     class_weight=class_weights(train_rows["label"]), callbacks=callbacks)
     seconds = time.perf_counter() - start
 
