@@ -37,8 +37,9 @@ def _clean_cell_metadata(metadata: dict) -> dict:
 
 def _strip_node(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     nb.metadata = nbformat.from_dict(json.loads(json.dumps(NOTEBOOK_METADATA)))
-    for cell in nb.cells:
+    for index, cell in enumerate(nb.cells):
         cell.metadata = nbformat.from_dict(_clean_cell_metadata(cell.get("metadata", {})))
+        cell.id = f"cell-{index:03d}"   # stable ids: regenerating a notebook gives no noisy diff
         if cell.cell_type == "code":
             cell.outputs = []
             cell.execution_count = None

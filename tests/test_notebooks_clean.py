@@ -113,6 +113,7 @@ def test_strip_removes_outputs_and_normalises(tmp_path):
     assert code["metadata"] == {"tags": ["nbval-ignore-output"]}
     assert hidden["metadata"] == {"jupyter": {"source_hidden": True}}
     assert md["metadata"] == {}
+    assert [cell["id"] for cell in raw["cells"]] == ["cell-000", "cell-001", "cell-002"]
     assert "".join(code["source"]) == "print('hi')\n1 + 1"      # sources untouched
     nbformat.validate(nbformat.read(str(path), as_version=4))
     assert nbtools.strip(path) is False                         # idempotent
