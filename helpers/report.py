@@ -26,8 +26,8 @@ from pathlib import Path
 from . import config
 
 # Files in outputs_dir() that the index shows when they exist. Later lessons: add yours.
-KEY_RESULTS = ["metrics.csv"]                                    # CSV tables
-KEY_FIGURES = ["confusion_matrix.png", "learning_curves.png"]    # images
+KEY_RESULTS = ["metrics.csv", "baseline_comparison.csv", "tflite.csv"]   # CSV tables
+KEY_FIGURES = ["confusion_matrix.png", "learning_curves.png", "roc_pr_curves.png"]   # images
 NOTEBOOK_PATTERN = re.compile(r"^\d\d_.*\.ipynb$")
 TIMEOUT_FULL_S = 3 * 3600        # per cell: full-mode training can take a while on CPU
 TIMEOUT_FAST_S = 30 * 60
