@@ -85,3 +85,20 @@ def test_recipes_build_the_documented_networks():
     assert training.recipe_builder("seed_cnn")().count_params() == 3_696_625
     assert training.recipe_builder("happy_sad")().input_shape == (None, 48, 48, 1)
     assert training.recipe_builder("seed_cnn_48")().input_shape == (None, 48, 48, 1)
+
+
+def test_min_epochs_reaches_early_stopping(split, tmp_path, monkeypatch):
+    """min_epochs becomes EarlyStopping(start_from_epoch=...): on a small dataset our
+    network needs ~a dozen epochs before it learns, and must not be stopped before."""
+    seen = []
+
+    class Recording(keras.callbacks.EarlyStopping):
+        def __init__(self, **kwargs):
+            seen.append(kwargs)
+            super().__init__(**kwargs)
+
+    monkeypatch.setattr(keras.callbacks, "EarlyStopping", Recording)
+    training.train(_tiny(), split, "patient.keras", epochs=1, min_epochs=3,
+                   out_dir=tmp_path / "models", verbose=0)
+    assert seen[-1]["start_from_epoch"] == 3 and seen[-1]["restore_best_weights"]
+    assert training.RECIPES["happy_sad"]["min_epochs"] == training.RECIPES["happy_sad"]["epochs"] // 2
