@@ -46,12 +46,6 @@ def _missing_steps() -> list[str]:
     return steps
 
 
-def _speed(predict, images, repeats: int) -> dict:
-    from .efficiency import measure_speed
-    speed = measure_speed(predict, images, batch_sizes=(1, 64), repeats=repeats)
-    return {"latency_ms_b1": speed["latency_ms"], "images_per_s_b64": speed["images_per_s"]}
-
-
 def measure(repeats: int = 30) -> pd.DataFrame:
     """One row per model: size, training facts, test scores, speed."""
     from . import baseline, data, efficiency, evaluation, export, models, training
@@ -65,34 +59,33 @@ def measure(repeats: int = 30) -> pd.DataFrame:
         if not path.exists():
             continue
         model = models.load_model(path)
-        p = evaluation.predict_proba(model, x_test)
         _, info = training.load_history(file)
         fitted = np.asarray(data.to_model_input(sample, model.input_shape[1:]))
-        rows[label] = {"kind": "Keras CNN", "input": "x".join(map(str, model.input_shape[1:])),
-                       **efficiency.model_facts(model, path),
-                       "train_minutes": info["train_seconds"] / 60, "epochs": info["epochs_run"],
-                       "best_epoch": info["best_epoch"],
-                       **evaluation.scores(y_test, p, 0.5, names),
-                       **_speed(efficiency.keras_predict_fn(model), fitted, repeats)}
+        rows[label] = efficiency.table_row(
+            evaluation.predict_proba(model, x_test), y_test, names,
+            efficiency.keras_predict_fn(model), fitted, repeats=repeats,
+            kind="Keras CNN", input="x".join(map(str, model.input_shape[1:])),
+            **efficiency.model_facts(model, path), train_minutes=info["train_seconds"] / 60,
+            epochs=info["epochs_run"], best_epoch=info["best_epoch"])
     hog_path = config.models_dir() / baseline.BASELINE_FILE
     if hog_path.exists():
         pipe = baseline.load(hog_path)
         score, threshold = baseline.predict_score(pipe, x_test)
-        rows["HOG + logistic regression"] = {
-            "kind": "scikit-learn", "input": "48x48x1", "params": None, "macs": None,
-            "saved_bytes": hog_path.stat().st_size, **evaluation.scores(y_test, score, threshold, names),
-            **_speed(lambda batch: baseline.predict_score(pipe, batch)[0], sample, max(5, repeats // 3))}
+        rows["HOG + logistic regression"] = efficiency.table_row(
+            score, y_test, names, lambda batch: baseline.predict_score(pipe, batch)[0], sample,
+            threshold=threshold, repeats=max(5, repeats // 3), kind="scikit-learn", input="48x48x1",
+            params=None, macs=None, saved_bytes=hog_path.stat().st_size)
     for file in TFLITE:
         path = config.models_dir() / file
         if not path.exists():
             continue
         predictor = export.TFLitePredictor(path)
-        p = predictor.predict_proba(x_test)
-        rows[f"ours, TFLite {path.stem.split('_')[-1]}"] = {
-            "kind": "TFLite", "input": "x".join(map(str, predictor.input_shape)),
-            "saved_bytes": path.stat().st_size, **evaluation.scores(y_test, p, 0.5, names),
-            **_speed(lambda batch: predictor.predict_proba(batch), sample, repeats)}
-    table = pd.DataFrame(rows).T
+        rows[f"ours, TFLite {path.stem.split('_')[-1]}"] = efficiency.table_row(
+            predictor.predict_proba(x_test), y_test, names, predictor.predict_proba, sample,
+            repeats=repeats, kind="TFLite", input="x".join(map(str, predictor.input_shape)),
+            saved_bytes=path.stat().st_size)
+    table = pd.DataFrame(rows).T.rename(columns={"images_per_s": "images_per_s_b64",
+                                                 "latency_ms": "latency_ms_b1"})
     table["saved_mb"] = table["saved_bytes"].astype(float) / 1e6
     return table
 

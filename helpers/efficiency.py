@@ -160,5 +160,20 @@ def measure_speed(predict_fn: Callable, images, batch_sizes=(1, 64), repeats: in
     return out
 
 
-__all__ = ["count_macs", "layer_macs", "macs_table", "saved_size", "model_facts",
+def table_row(p_class1, y_true, class_names, speed_fn, speed_images, threshold: float = 0.5,
+              repeats: int = 20, **facts) -> dict:
+    """One row of a comparison table: ``facts``, test scores and CPU speed of one model.
+
+    The same row for every kind of model (Keras, TFLite, scikit-learn), used by
+    lesson 07 and the benchmark: ``p_class1`` are its test probabilities (scored
+    with :func:`helpers.evaluation.scores`), ``speed_fn(batch)`` is timed on
+    ``speed_images`` with :func:`measure_speed` (batch 1 and 64).
+    """
+    from .evaluation import scores
+    speed = measure_speed(speed_fn, speed_images, batch_sizes=(1, 64), repeats=repeats)
+    return {**facts, **scores(y_true, p_class1, threshold, class_names),
+            "latency_ms": speed["latency_ms"], "images_per_s": speed["images_per_s"]}
+
+
+__all__ = ["table_row", "count_macs", "layer_macs", "macs_table", "saved_size", "model_facts",
            "keras_predict_fn", "measure_speed", "COUNTED_LAYERS"]

@@ -125,3 +125,15 @@ def test_keras_predict_fn_matches_model():
     np.testing.assert_allclose(fn(x), np.asarray(model(x, training=False)), atol=1e-6)
     speed = efficiency.measure_speed(fn, x, batch_sizes=(1, 4), repeats=2)
     assert speed["latency_ms"] > 0 and speed["images_per_s"] > 0
+
+
+def test_table_row_holds_facts_scores_and_speed():
+    import numpy as np
+    from helpers import efficiency as eff
+    y = np.array([0, 0, 1, 1])
+    p = np.array([0.1, 0.6, 0.7, 0.9])
+    row = eff.table_row(p, y, ("happy", "sad"), lambda batch: batch.sum(), np.zeros((4, 2, 2, 1)),
+                        threshold=0.5, repeats=2, saved_bytes=123)
+    assert row["saved_bytes"] == 123
+    assert row["accuracy"] == 0.75 and row["sad_recall"] == 1.0
+    assert row["latency_ms"] > 0 and row["images_per_s"] > 0
