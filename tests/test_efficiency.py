@@ -73,7 +73,19 @@ def test_our_network_macs_by_hand():
     expected = (48 * 48 * 32 * 9 + 24 * 24 * 64 * 288 + 24 * 24 * 64 * 576
                 + 12 * 12 * 128 * 576 + 12 * 12 * 128 * 1152 + 128)
     assert expected == 64_364_672
-    assert efficiency.count_macs(models.build_happy_sad(filters=(32, 64, 128), convs=(1, 2, 2))) == expected
+    model = models.build_happy_sad(filters=(32, 64, 128), convs=(1, 2, 2), separable_from=3)
+    assert efficiency.count_macs(model) == expected
+
+
+def test_separable_stages_macs_by_hand():
+    # The same widths, but the third block depthwise-separable (separable_from=2):
+    # each separable conv = positions x in x 9 (depthwise) + positions x in x out (1x1).
+    expected = (48 * 48 * 32 * 9 + 24 * 24 * 64 * 288 + 24 * 24 * 64 * 576
+                + 12 * 12 * (64 * 9 + 64 * 128) + 12 * 12 * (128 * 9 + 128 * 128) + 128)
+    assert expected == 36_301_952
+    model = models.build_happy_sad(filters=(32, 64, 128), convs=(1, 2, 2), separable_from=2)
+    assert [type(layer).__name__ for layer in model.layers].count("SeparableConv2D") == 2
+    assert efficiency.count_macs(model) == expected
 
 
 def test_macs_table_sums_to_total():

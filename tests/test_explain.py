@@ -59,7 +59,7 @@ def model():
 def test_last_conv_layer_and_split(model):
     assert explain.last_conv_layer(model) == "detect"
     net = models.build_happy_sad()
-    last = [layer.name for layer in net.layers if isinstance(layer, layers.Conv2D)][-1]
+    last = [layer.name for layer in net.layers if isinstance(layer, (layers.Conv2D, layers.SeparableConv2D))][-1]
     assert explain.last_conv_layer(net) == last
     with pytest.raises(ValueError, match="no convolutional"):
         explain.last_conv_layer(keras.Sequential([keras.Input((4, 4, 1)), layers.Flatten(),
