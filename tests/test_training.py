@@ -102,3 +102,29 @@ def test_min_epochs_reaches_early_stopping(split, tmp_path, monkeypatch):
                    out_dir=tmp_path / "models", verbose=0)
     assert seen[-1]["start_from_epoch"] == 3 and seen[-1]["restore_best_weights"]
     assert training.RECIPES["happy_sad"]["min_epochs"] == training.RECIPES["happy_sad"]["epochs"] // 2
+
+
+def test_ema_and_label_smoothing_ship_the_validated_weights(tmp_path, monkeypatch):
+    """With weight averaging (EMA) the file saved is the averaged model that was validated,
+    and the validation loss is the label-smoothed one the network was trained on."""
+    from conftest import make_fer_tree
+    monkeypatch.delenv("HAPPYSAD_FAST", raising=False)
+    root = make_fer_tree(tmp_path / "data", n_train=120, n_test=4)
+    data.prepare_fer_split(data.locate(root), out_dir=tmp_path / "prepared")
+    split = data.load_split(tmp_path / "prepared")
+    result = training.train(_tiny(), split, "ema.keras", epochs=8, batch_size=16, learning_rate=3e-3,
+                            patience=8, label_smoothing=0.2, ema=0.9, out_dir=tmp_path / "models",
+                            verbose=0)
+    x, y = data.load_xy(split, "val")
+    p = models.load_model(result.path).predict(x.astype("float32"), verbose=0)[:, 0]
+    y = y.astype("float32")
+    smoothed = float(keras.losses.BinaryCrossentropy(label_smoothing=0.2)(y, p))
+    plain = float(keras.losses.BinaryCrossentropy()(y, p))
+    best = result.history["val_loss"].min()
+    assert smoothed == pytest.approx(best, rel=1e-3)       # the smoothed loss, of these weights
+    assert plain != pytest.approx(best, rel=1e-3)
+    # And the averaging is really on: without it the same seed ends at other weights.
+    plain_run = training.train(_tiny(), split, "plain.keras", epochs=8, batch_size=16,
+                               learning_rate=3e-3, patience=8, out_dir=tmp_path / "models", verbose=0)
+    q = models.load_model(plain_run.path).predict(x.astype("float32"), verbose=0)[:, 0]
+    assert not np.allclose(p, q, atol=1e-3)
