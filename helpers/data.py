@@ -254,13 +254,16 @@ def to_model_input(images, input_shape):
 
 def make_dataset(files, labels, input_shape, batch_size: int = config.BATCH_SIZE,
                  training: bool = False, seed: int = config.SEED, channels: int | None = None,
-                 cache: bool = True):
+                 cache: bool = True, mixup: float = 0.0):
     """tf.data pipeline: decode -> cache -> shuffle -> batch -> resize -> prefetch.
 
     Decoded images are cached at their stored size (48x48 is small), and resized
     after batching, so a 256x256 model does not cache 28x more pixels.
     Shuffling happens once per epoch on the training set only; the split itself
     is fixed in ``splits.csv``, so no shuffle can leak test images into training.
+    ``mixup`` (training only): blend each image with another of its batch,
+    ``lam * a + (1 - lam) * b`` with ``lam ~ Beta(mixup, mixup)``, and its label the
+    same way - soft targets between the classes, a regulariser against noisy labels.
     """
     import tensorflow as tf
     channels = channels or input_shape[-1]     # decode gray for gray models, RGB for colour ones
@@ -280,7 +283,21 @@ def make_dataset(files, labels, input_shape, batch_size: int = config.BATCH_SIZE
         ds = ds.shuffle(len(files), seed=seed, reshuffle_each_iteration=True)
     ds = ds.batch(batch_size)
     ds = ds.map(lambda x, y: (to_model_input(x, input_shape), y), num_parallel_calls=tf.data.AUTOTUNE)
+    if training and mixup > 0:
+        ds = ds.map(lambda x, y: _mixup(x, y, mixup, seed))
     return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def _mixup(images, labels, alpha: float, seed: int):
+    """Blend every image (and label) of a batch with the batch's reversed order."""
+    import tensorflow as tf
+    n = tf.shape(images)[0]
+    a = tf.random.gamma([n], alpha, seed=seed)            # Beta(alpha, alpha) = a / (a + b)
+    b = tf.random.gamma([n], alpha, seed=seed + 1)
+    lam = a / (a + b)
+    lam = tf.maximum(lam, 1.0 - lam)                      # the first image stays the main one
+    mixed = lam[:, None, None, None] * images + (1.0 - lam[:, None, None, None]) * images[::-1]
+    return mixed, lam * labels + (1.0 - lam) * labels[::-1]
 
 
 def leaky_split_demo(n: int = 100, train_fraction: float = 0.7, seed: int = config.SEED) -> dict:

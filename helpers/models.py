@@ -54,8 +54,9 @@ def augmentation(seed: int = config.SEED) -> list[layers.Layer]:
     ]
 
 
-def conv_block(filters: int, convs: int = 2, separable: bool = False) -> list[layers.Layer]:
-    """``convs`` x (3x3 Conv -> BatchNorm -> ReLU), then halve the size.
+def conv_block(filters: int, convs: int = 2, separable: bool = False,
+               pool_first: bool = True) -> list[layers.Layer]:
+    """``convs`` x (3x3 Conv -> BatchNorm -> ReLU), halving the size after the last conv.
 
     The conv has no bias: BatchNorm's shift does that job. BatchNorm's running
     statistics use momentum 0.9 (Keras default: 0.99) so they settle within a few
@@ -63,19 +64,26 @@ def conv_block(filters: int, convs: int = 2, separable: bool = False) -> list[la
     ``separable``: a depthwise-separable conv (one 3x3 filter per input channel, then
     a 1x1 conv that mixes channels) - about 8x fewer weights and multiply-adds than
     a full 3x3 conv of the same width, which lets the deep, wide stages stay cheap.
+
+    The pooling comes right after the block's last conv, *before* BatchNorm and ReLU:
+    ReLU keeps the order of numbers, so max-pooling before or after it gives the same
+    result, and BatchNorm then normalises 4x fewer numbers. On a CPU that makes
+    training about 1.5x faster (notebook 02 measures it). ``pool_first=False`` builds
+    the textbook order (Conv -> BatchNorm -> ReLU -> MaxPool), for that comparison.
     """
     conv = layers.SeparableConv2D if separable else layers.Conv2D
     block = []
-    for _ in range(convs):
-        block += [conv(filters, 3, padding="same", use_bias=False),
-                  layers.BatchNormalization(momentum=0.9),
-                  layers.ReLU()]
-    return block + [layers.MaxPooling2D()]
+    for i in range(convs):
+        block.append(conv(filters, 3, padding="same", use_bias=False))
+        if i == convs - 1 and pool_first:
+            block.append(layers.MaxPooling2D())
+        block += [layers.BatchNormalization(momentum=0.9), layers.ReLU()]
+    return block if pool_first else block + [layers.MaxPooling2D()]
 
 
 def build_happy_sad(input_shape=OUR_INPUT, filters=(32, 64, 128, 256), convs=(1, 1, 2, 2),
                     separable_from: int = 2, dropout: float = 0.3, augment: bool = True,
-                    seed: int = config.SEED) -> keras.Sequential:
+                    pool_first: bool = True, seed: int = config.SEED) -> keras.Sequential:
     """Our network: small, fast, and self-contained (raw pixels in, P(sad) out).
 
     One block per entry of ``filters`` / ``convs``; every block halves the size
@@ -87,7 +95,7 @@ def build_happy_sad(input_shape=OUR_INPUT, filters=(32, 64, 128, 256), convs=(1,
     if augment:
         stack += augmentation(seed)
     for i, (width, n) in enumerate(zip(filters, convs)):
-        stack += conv_block(width, n, separable=i >= separable_from)
+        stack += conv_block(width, n, separable=i >= separable_from, pool_first=pool_first)
     stack += [
         layers.GlobalAveragePooling2D(),     # one number per feature map: few weights, no Flatten
         layers.Dropout(dropout, seed=seed),

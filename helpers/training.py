@@ -62,7 +62,7 @@ class _EpochTimer(keras.callbacks.Callback):
 def train(build: Callable[[], keras.Model], split: pd.DataFrame, name: str, *,
           epochs: int, learning_rate: float = 1e-3, schedule: str = "cosine",
           weight_decay: float = 1e-4, patience: int = 5, min_epochs: int = 0,
-          label_smoothing: float = 0.0, ema: float | None = None,
+          label_smoothing: float = 0.0, ema: float | None = None, mixup: float = 0.0,
           batch_size: int = config.BATCH_SIZE,
           strategy: tf.distribute.Strategy | None = None, out_dir: Path | None = None,
           verbose: int = 2) -> TrainResult:
@@ -108,7 +108,7 @@ def train(build: Callable[[], keras.Model], split: pd.DataFrame, name: str, *,
     # Files are decoded as stored (FER-2013: grayscale); make_dataset then fits
     # them to the model's input shape with the same to_model_input() as prediction.
     train_ds = make_dataset(train_rows["file"], train_rows["label"], input_shape, global_batch,
-                            training=True)
+                            training=True, mixup=mixup)
     val_ds = make_dataset(val_rows["file"], val_rows["label"], input_shape, global_batch)
     log_dir = config.outputs_dir() / "logs" / stem
     timer = _EpochTimer()
@@ -176,6 +176,30 @@ def overfit_tiny_batch(build: Callable[[], keras.Model], images, labels, steps: 
             "last_accuracy": float(fit.history["accuracy"][-1]), "history": fit.history}
 
 
+def train_step_seconds(build: Callable[[], keras.Model], images, labels, batch_size: int = 64,
+                       steps: int = 10) -> float:
+    """Median wall time of one training step (forward, backward, update) on this machine.
+
+    For comparing two designs side by side in one session; absolute numbers depend on
+    the machine and whatever else runs on it. The first steps (graph tracing) are skipped.
+    """
+    keras.utils.set_random_seed(config.SEED)
+    model = build()
+    model.compile(optimizer=keras.optimizers.AdamW(1e-3), loss="binary_crossentropy")
+    from .data import to_model_input
+    x = np.asarray(to_model_input(np.asarray(images)[:batch_size], model.input_shape[1:]))
+    y = np.asarray(labels, dtype=np.float32)[:batch_size]
+    if len(x) != len(y):
+        raise ValueError(f"{len(x)} images but {len(y)} labels")
+    model.train_on_batch(x, y)                      # warm-up: tracing, memory
+    times = []
+    for _ in range(steps):
+        start = time.perf_counter()
+        model.train_on_batch(x, y)
+        times.append(time.perf_counter() - start)
+    return float(np.median(times))
+
+
 # ----------------------------------------------------------------------------- recipes
 # How each network of the series is trained: one place, read by notebook 03 and the
 # benchmark. Full mode gives the real numbers; fast mode only checks that it all runs.
@@ -199,22 +223,33 @@ RECIPES = {
 }
 
 
-def recipe_builder(name: str) -> Callable[[], keras.Model]:
-    """A function that builds the untrained network of recipe ``name``."""
+def recipe_builder(name: str, **overrides) -> Callable[[], keras.Model]:
+    """A function that builds the untrained network of recipe ``name``.
+
+    ``model=dict(...)`` in the recipe (or in ``overrides``) is passed to the builder,
+    so the architecture of the series' network is written down in one place.
+    """
     from . import models
-    recipe = RECIPES[name]
+    recipe = {**RECIPES[name], **overrides}
     if recipe["build"] == "seed":
         return lambda: models.build_seed_cnn(recipe["input_shape"])
-    return lambda: models.build_happy_sad(recipe["input_shape"])
+    return lambda: models.build_happy_sad(recipe["input_shape"], **recipe.get("model", {}))
 
 
-def train_recipe(name: str, split: pd.DataFrame, **overrides) -> TrainResult:
-    """Train network ``name`` of :data:`RECIPES` (fewer epochs in fast mode)."""
+def train_recipe(name: str, split: pd.DataFrame, out_dir: Path | None = None,
+                 strategy: tf.distribute.Strategy | None = None, **overrides) -> TrainResult:
+    """Train network ``name`` of :data:`RECIPES` (fewer epochs in fast mode).
+
+    ``overrides`` replace recipe entries (``epochs=3``, ``model=dict(filters=...)``), for
+    exercises and experiments; ``out_dir`` and ``strategy`` are passed to :func:`train`.
+    """
     recipe = {**RECIPES[name], **overrides}
     epochs = recipe["fast_epochs"] if config.fast() else recipe["epochs"]
-    return train(recipe_builder(name), split, recipe["file"], epochs=epochs,
+    return train(recipe_builder(name, **overrides), split, recipe["file"], epochs=epochs,
+                 out_dir=out_dir, strategy=strategy,
                  learning_rate=recipe["learning_rate"], schedule=recipe["schedule"],
                  weight_decay=recipe["weight_decay"], patience=recipe["patience"],
                  min_epochs=recipe.get("min_epochs", 0),
                  label_smoothing=recipe.get("label_smoothing", 0.0), ema=recipe.get("ema"),
+                 mixup=recipe.get("mixup", 0.0),
                  batch_size=recipe.get("batch_size", config.BATCH_SIZE), verbose=recipe.get("verbose", 2))

@@ -155,3 +155,19 @@ def test_load_split_refuses_a_split_of_other_data(fer_tree, tmp_path, monkeypatc
     monkeypatch.setenv("HAPPYSAD_DATA", str(other))
     with pytest.raises(FileNotFoundError, match="01_collect_and_clean"):
         data.load_split(out, check_source=True)
+
+
+def test_mixup_blends_images_and_labels_alike():
+    import tensorflow as tf
+    rng = np.random.default_rng(3)
+    images = tf.constant(rng.uniform(0, 255, (8, 4, 4, 1)), tf.float32)
+    labels = tf.constant([0, 1, 0, 1, 1, 0, 0, 1], tf.float32)
+    mixed, soft = data._mixup(images, labels, alpha=0.4, seed=1)
+    mixed, soft, x, y = (np.asarray(t) for t in (mixed, soft, images, labels))
+    # each image is lam * itself + (1 - lam) * its partner in the reversed batch
+    lam = np.array([np.linalg.lstsq((x[i] - x[::-1][i]).reshape(-1, 1),
+                                    (mixed[i] - x[::-1][i]).reshape(-1), rcond=None)[0][0]
+                    for i in range(8)])
+    assert ((lam >= 0.5 - 1e-4) & (lam <= 1 + 1e-4)).all()
+    assert np.allclose(soft, lam * y + (1 - lam) * y[::-1], atol=1e-4)
+    assert not np.allclose(mixed, x)                     # something was blended

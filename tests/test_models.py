@@ -73,3 +73,31 @@ def test_augment_examples_change_the_image_but_keep_its_shape():
     out = models.augment_examples(models.build_happy_sad(), image, n=4)
     assert out.shape == (4, 48, 48, 1) and out.dtype == np.uint8
     assert any(not np.array_equal(o, image) for o in out)
+
+
+def test_our_blocks_pool_right_after_their_last_conv():
+    kinds = [type(layer).__name__ for layer in models.build_happy_sad().layers]
+    pools = [i for i, k in enumerate(kinds) if k == "MaxPooling2D"]
+    assert len(pools) == 4
+    assert all(kinds[i - 1] in ("Conv2D", "SeparableConv2D") and kinds[i + 1] == "BatchNormalization"
+               for i in pools)
+    textbook = [type(layer).__name__ for layer in models.build_happy_sad(pool_first=False).layers]
+    assert all(textbook[i - 1] == "ReLU" for i, k in enumerate(textbook) if k == "MaxPooling2D")
+
+
+def test_pooling_before_batchnorm_and_relu_gives_the_same_answer():
+    # With BatchNorm's scale positive (as initialised), max-pooling commutes with
+    # BatchNorm and ReLU: the cheaper order computes the same function.
+    kw = dict(filters=(4, 8), convs=(1, 2), augment=False, dropout=0.0)
+    early, late = models.build_happy_sad(**kw), models.build_happy_sad(pool_first=False, **kw)
+    late.set_weights(early.get_weights())
+    x = np.random.default_rng(2).integers(0, 256, (6, 48, 48, 1)).astype("float32")
+    assert np.allclose(early(x, training=False), late(x, training=False), atol=1e-5)
+    # ...but not when a scale is negative: then the order matters.
+    weights = early.get_weights()
+    bn = [l for l in early.layers if type(l).__name__ == "BatchNormalization"][0]
+    gamma_index = [i for i, w in enumerate(early.weights) if w.path == bn.gamma.path][0]
+    weights[gamma_index] = -np.abs(weights[gamma_index])
+    early.set_weights(weights)
+    late.set_weights(weights)
+    assert not np.allclose(early(x, training=False), late(x, training=False), atol=1e-5)

@@ -128,3 +128,13 @@ def test_ema_and_label_smoothing_ship_the_validated_weights(tmp_path, monkeypatc
                                learning_rate=3e-3, patience=8, out_dir=tmp_path / "models", verbose=0)
     q = models.load_model(plain_run.path).predict(x.astype("float32"), verbose=0)[:, 0]
     assert not np.allclose(p, q, atol=1e-3)
+
+
+def test_train_step_seconds_times_a_real_training_step():
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (8, 48, 48, 1)).astype(np.uint8)
+    build = lambda: models.build_happy_sad(filters=(4,), convs=(1,))
+    seconds = training.train_step_seconds(build, images, np.arange(8) % 2, batch_size=8, steps=3)
+    assert 0 < seconds < 60
+    with pytest.raises(ValueError):      # labels that do not match the images
+        training.train_step_seconds(build, images, np.arange(3) % 2, batch_size=8, steps=1)
