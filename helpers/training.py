@@ -191,13 +191,9 @@ def train_step_seconds(build: Callable[[], keras.Model], images, labels, batch_s
     y = np.asarray(labels, dtype=np.float32)[:batch_size]
     if len(x) != len(y):
         raise ValueError(f"{len(x)} images but {len(y)} labels")
-    model.train_on_batch(x, y)                      # warm-up: tracing, memory
-    times = []
-    for _ in range(steps):
-        start = time.perf_counter()
-        model.train_on_batch(x, y)
-        times.append(time.perf_counter() - start)
-    return float(np.median(times))
+    # The same warm-up + median timing as the inference measurements (evaluation.time_per_image).
+    from .evaluation import time_per_image
+    return time_per_image(lambda batch: model.train_on_batch(batch, y), x, len(x), steps) * len(x)
 
 
 # ----------------------------------------------------------------------------- recipes
