@@ -56,8 +56,11 @@ def _split(model, layer_name: str | None):
     """(feature layers, head layers): the feature part ends at the chosen layer.
 
     With ``layer_name=None`` the last conv layer is chosen, together with the
-    BatchNorm / activation layers right after it, so the maps are the rectified
-    feature maps of the last conv block (what Grad-CAM's paper uses).
+    BatchNorm / activation layers right after it, so in a Conv -> BN -> ReLU block
+    the maps are the rectified feature maps of the last conv block (what Grad-CAM's
+    paper uses). Where a pooling layer follows the conv (our pool-first blocks) the
+    walk stops at the conv: its maps are twice as fine (6x6, not 3x3) but not yet
+    rectified; Grad-CAM's final ReLU keeps only the evidence for the target class.
     """
     stack = _layers(model)
     names = [layer.name for layer in stack]
