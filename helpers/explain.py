@@ -20,6 +20,8 @@ GRAY = 128            # the default occlusion patch: mid grey, "no information"
 # Layers that act on each position and channel separately: they may follow the last
 # conv layer and still belong to it (Conv -> BatchNorm -> ReLU is one "conv layer").
 _PER_CHANNEL = ("BatchNormalization", "ReLU", "Activation", "LeakyReLU", "ELU", "PReLU")
+# Of those, the ones that are monotone per channel: a max-pooling may move past them.
+_MONOTONE = ("BatchNormalization", "ReLU", "LeakyReLU", "ELU")
 
 
 # ----------------------------------------------------------------------------- layers
@@ -56,11 +58,13 @@ def _split(model, layer_name: str | None):
     """(feature layers, head layers): the feature part ends at the chosen layer.
 
     With ``layer_name=None`` the last conv layer is chosen, together with the
-    BatchNorm / activation layers right after it, so in a Conv -> BN -> ReLU block
-    the maps are the rectified feature maps of the last conv block (what Grad-CAM's
-    paper uses). Where a pooling layer follows the conv (our pool-first blocks) the
-    walk stops at the conv: its maps are twice as fine (6x6, not 3x3) but not yet
-    rectified; Grad-CAM's final ReLU keeps only the evidence for the target class.
+    BatchNorm / activation layers right after it, so the maps are the rectified
+    feature maps of the last conv block (what Grad-CAM's paper uses).
+
+    Our pool-first blocks (Conv -> MaxPool -> BN -> ReLU) would leave only 3x3 maps
+    after the ReLU. There the maps are taken at the conv's finer size (6x6): BN and
+    ReLU are applied before the pooling, and the head pools them again. That is the
+    same function (see :class:`_PoolLast`), so the gradients are the model's own.
     """
     stack = _layers(model)
     names = [layer.name for layer in stack]
@@ -68,10 +72,43 @@ def _split(model, layer_name: str | None):
     if name not in names:
         raise ValueError(f"no layer {name!r} in {model.name}; layers: {names}")
     end = names.index(name) + 1
-    if layer_name is None:
-        while end < len(stack) and type(stack[end]).__name__ in _PER_CHANNEL:
-            end += 1
-    return stack[:end], stack[end:]
+    if layer_name is not None:
+        return stack[:end], stack[end:]
+    pool = stack[end] if end < len(stack) and type(stack[end]).__name__ == "MaxPooling2D" else None
+    after = end + 1 if pool is not None else end
+    rest = after
+    while rest < len(stack) and type(stack[rest]).__name__ in _PER_CHANNEL:
+        rest += 1
+    if pool is None:
+        return stack[:rest], stack[rest:]
+    moved = stack[after:rest]
+    if not moved or any(type(layer).__name__ not in _MONOTONE for layer in moved):
+        return stack[:end], stack[end:]          # the pool cannot move: the conv's own maps
+    return stack[:end] + moved, [_PoolLast(pool, moved)] + stack[rest:]
+
+
+class _PoolLast:
+    """A max-pooling layer moved after the per-channel layers that followed it.
+
+    Per channel, a BatchNorm with scale g is increasing when g >= 0 (so max-pool
+    commutes with it, and with ReLU) and decreasing when g < 0 (then the max
+    before becomes the min after). So ``ReLU(BN(maxpool(z)))`` equals
+    ``pool(ReLU(BN(z)))`` with max-pooling for g >= 0 and min-pooling for g < 0.
+    """
+
+    def __init__(self, pool, moved):
+        self.pool, self.name = pool, pool.name
+        sign = None
+        for layer in moved:
+            if type(layer).__name__ == "BatchNormalization" and layer.scale:
+                gamma = np.sign(np.asarray(layer.gamma))
+                sign = gamma if sign is None else sign * gamma
+        self.sign = None if sign is None else np.where(sign < 0, -1.0, 1.0).astype(np.float32)
+
+    def __call__(self, x, training=False):
+        if self.sign is None:
+            return self.pool(x, training=training)
+        return self.sign * self.pool(self.sign * x, training=training)   # min-pool where g < 0
 
 
 def _run(stack, x):
@@ -166,6 +203,21 @@ def occlusion_map(model, image, patch: int = 8, stride: int = 4, fill: int = GRA
         total[r:r + patch, c:c + patch] += d
         count[r:r + patch, c:c + patch] += 1
     return (total / np.maximum(count, 1)).astype(np.float32)
+
+
+def map_correlation(a, b) -> float:
+    """Pearson correlation of two maps of the same shape (e.g. Grad-CAM vs occlusion).
+
+    ``nan`` when either map is flat: an all-zero Grad-CAM (no place had net positive
+    evidence at that layer) agrees or disagrees with nothing, and "0" would be a
+    made-up number.
+    """
+    a, b = np.ravel(a).astype(float), np.ravel(b).astype(float)
+    if a.shape != b.shape:
+        raise ValueError(f"maps of different sizes: {a.size} and {b.size} values")
+    if a.std() == 0 or b.std() == 0:
+        return float("nan")
+    return float(np.corrcoef(a, b)[0, 1])
 
 
 # ----------------------------------------------------------------------------- pictures

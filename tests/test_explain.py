@@ -177,3 +177,40 @@ def test_grad_cam_with_a_nested_base_model():
     image = np.random.default_rng(1).integers(0, 256, (48, 48, 1), dtype=np.uint8)  # gray, bigger
     heat = explain.grad_cam(net, image)
     assert heat.shape == (48, 48) and np.isfinite(heat).all() and 0 <= heat.min() <= heat.max() <= 1
+
+
+def test_map_correlation_is_pearson_and_nan_for_flat_maps():
+    rng = np.random.default_rng(0)
+    a = rng.random((6, 6))
+    assert explain.map_correlation(a, a) == pytest.approx(1.0)
+    assert explain.map_correlation(a, -2 * a + 1) == pytest.approx(-1.0)
+    b = rng.random((6, 6))
+    assert explain.map_correlation(a, b) == pytest.approx(np.corrcoef(a.ravel(), b.ravel())[0, 1])
+    assert np.isnan(explain.map_correlation(np.zeros((6, 6)), a))      # an empty Grad-CAM
+    with pytest.raises(ValueError, match="different sizes"):
+        explain.map_correlation(a, np.zeros((5, 5)))
+
+
+def test_grad_cam_maps_of_pool_first_blocks_are_rectified_6x6_and_exact():
+    """The pool of the last block moves after BN + ReLU: finer maps, the same function."""
+    net = models.build_happy_sad()
+    bn = [layer for layer in net.layers if isinstance(layer, layers.BatchNormalization)][-1]
+    rng = np.random.default_rng(1)
+    n = bn.gamma.shape[0]
+    gamma = rng.uniform(0.5, 1.5, n) * np.where(np.arange(n) % 3 == 0, -1, 1)   # some negative
+    bn.set_weights([gamma, rng.normal(0, 0.1, n), np.zeros(n), rng.uniform(0.5, 2, n)])
+    features, head = explain._split(net, None)
+    assert type(head[0]).__name__ == "_PoolLast"
+    x = explain._input(net, rng.integers(0, 256, (48, 48, 1), dtype=np.uint8))
+    maps = explain._run(features, x)
+    assert maps.shape[1:3] == (6, 6) and float(np.min(maps)) >= 0     # rectified, before the pool
+    stack = explain._layers(net)
+    last_relu = max(i for i, layer in enumerate(stack) if isinstance(layer, layers.ReLU))
+    true = np.asarray(explain._run(stack[:last_relu + 1], x))            # the model's own 3x3 maps
+    tol = dict(rtol=1e-5, atol=1e-6 * float(np.abs(true).max()))
+    np.testing.assert_allclose(np.asarray(head[0](maps)), true, **tol)
+    np.testing.assert_allclose(np.asarray(explain._run(head, maps)), np.asarray(net(x, training=False)),
+                               rtol=1e-5, atol=1e-6)
+    # Without the min-pool for negative scales the maps would differ: the sign handling matters.
+    head[0].sign = None
+    assert not np.allclose(np.asarray(head[0](maps)), true, **tol)
