@@ -101,7 +101,8 @@ def test_min_epochs_reaches_early_stopping(split, tmp_path, monkeypatch):
     training.train(_tiny(), split, "patient.keras", epochs=1, min_epochs=3,
                    out_dir=tmp_path / "models", verbose=0)
     assert seen[-1]["start_from_epoch"] == 3 and seen[-1]["restore_best_weights"]
-    assert training.RECIPES["happy_sad"]["min_epochs"] == training.RECIPES["happy_sad"]["epochs"] // 2
+    ours = training.RECIPES["happy_sad"]
+    assert 0 < ours["min_epochs"] < ours["epochs"]     # early stopping waits, but can still act
 
 
 def test_ema_and_label_smoothing_ship_the_validated_weights(tmp_path, monkeypatch):
