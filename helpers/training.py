@@ -155,6 +155,19 @@ def load_history(name: str, out_dir: Path | None = None) -> tuple[pd.DataFrame, 
     return history, info
 
 
+def _compiled_with_batch(build, images, labels, optimizer, metrics=()):
+    """(seeded, compiled model; its input batch; float labels) for the small checks below."""
+    from .data import to_model_input
+    keras.utils.set_random_seed(config.SEED)
+    model = build()
+    model.compile(optimizer=optimizer, loss="binary_crossentropy", metrics=list(metrics))
+    x = np.asarray(to_model_input(np.asarray(images), model.input_shape[1:]))
+    y = np.asarray(labels, dtype=np.float32)
+    if len(x) != len(y):
+        raise ValueError(f"{len(x)} images but {len(y)} labels")
+    return model, x, y
+
+
 def overfit_tiny_batch(build: Callable[[], keras.Model], images, labels, steps: int = 60,
                        learning_rate: float = 3e-3) -> dict:
     """The practitioner's sanity check: can the network memorise a handful of images?
@@ -163,13 +176,8 @@ def overfit_tiny_batch(build: Callable[[], keras.Model], images, labels, steps: 
     broken (labels, preprocessing, learning rate, architecture) - no point
     training on 10,000 images yet. Returns the first and last loss and accuracy.
     """
-    keras.utils.set_random_seed(config.SEED)
-    model = build()
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="binary_crossentropy",
-                  metrics=["accuracy"])
-    from .data import to_model_input
-    x = to_model_input(images, model.input_shape[1:])
-    y = np.asarray(labels, dtype=np.float32)
+    model, x, y = _compiled_with_batch(build, images, labels, keras.optimizers.Adam(learning_rate),
+                                       metrics=["accuracy"])
     fit = model.fit(x, y, batch_size=len(y), epochs=steps, verbose=0)
     return {"first_loss": float(fit.history["loss"][0]), "last_loss": float(fit.history["loss"][-1]),
             "first_accuracy": float(fit.history["accuracy"][0]),
@@ -183,14 +191,8 @@ def train_step_seconds(build: Callable[[], keras.Model], images, labels, batch_s
     For comparing two designs side by side in one session; absolute numbers depend on
     the machine and whatever else runs on it. The first steps (graph tracing) are skipped.
     """
-    keras.utils.set_random_seed(config.SEED)
-    model = build()
-    model.compile(optimizer=keras.optimizers.AdamW(1e-3), loss="binary_crossentropy")
-    from .data import to_model_input
-    x = np.asarray(to_model_input(np.asarray(images)[:batch_size], model.input_shape[1:]))
-    y = np.asarray(labels, dtype=np.float32)[:batch_size]
-    if len(x) != len(y):
-        raise ValueError(f"{len(x)} images but {len(y)} labels")
+    model, x, y = _compiled_with_batch(build, np.asarray(images)[:batch_size],
+                                       np.asarray(labels)[:batch_size], keras.optimizers.AdamW(1e-3))
     # The same warm-up + median timing as the inference measurements (evaluation.time_per_image).
     from .evaluation import time_per_image
     return time_per_image(lambda batch: model.train_on_batch(batch, y), x, len(x), steps) * len(x)
