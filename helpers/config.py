@@ -35,6 +35,11 @@ def fast() -> bool:
     return _flag("HAPPYSAD_FAST")
 
 
+def force_mirrored() -> bool:
+    """True when ``HAPPYSAD_MIRRORED=1``: lesson 03 trains under MirroredStrategy on the CPU (tests)."""
+    return _flag("HAPPYSAD_MIRRORED")
+
+
 def _run_dir(base: Path) -> Path:
     path = base / "fast" if fast() else base
     path.mkdir(parents=True, exist_ok=True)
@@ -63,5 +68,29 @@ FAST_PER_CLASS = {"train": 150, "val": 40, "test": 60}   # images per class in f
 BATCH_SIZE = 64
 
 # Model file names, shared by training, evaluation, prediction and export.
-SEED_MODEL = "seed_cnn.keras"
-OUR_MODEL = "happy_sad.keras"
+# Lesson 02 defines each architecture once and saves it untrained to untrained_dir();
+# lesson 03 loads those files, trains them and saves the best to models_dir().
+ORIGINAL_MODEL = "original_cnn.keras"        # the original tutorial's network, 256x256x3
+ORIGINAL_48_MODEL = "original_cnn_48.keras"  # the same layers at the faces' own 48x48x1
+OUR_MODEL = "happy_sad.keras"                # the series' network: happy_sad
+
+
+def untrained_dir() -> Path:
+    """Where lesson 02 saves the untrained architectures (``models/untrained/``)."""
+    path = models_dir() / "untrained"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+class MissingStepError(FileNotFoundError):
+    """Something an earlier notebook writes is missing."""
+
+
+def require(path: Path | str, notebook: str, what: str | None = None) -> Path:
+    """Return ``path`` if it exists, else stop with a message naming the notebook to run."""
+    path = Path(path)
+    if not path.exists():
+        raise MissingStepError(
+            f"{what or path.name} is missing ({path}).\n"
+            f"Run notebook {notebook} first (or `make run`), then run this notebook again.")
+    return path
