@@ -1,15 +1,37 @@
-"""The benchmark measures every saved model on the test split and writes its table."""
+"""tools.bench (`make bench`) measures every saved model on the test split and writes its table."""
 from __future__ import annotations
 
+import joblib
+import numpy as np
 import pandas as pd
 import pytest
 
-from helpers import bench, config, data, models, training
+from helpers import baseline, config, data, evaluation, models, predict
+from tools import bench
+
+
+def _tiny_network(input_shape):
+    import keras
+    keras.utils.set_random_seed(0)
+    return keras.Sequential([keras.Input(input_shape), keras.layers.Rescaling(1 / 255),
+                             keras.layers.Conv2D(4, 3, activation="relu"),
+                             keras.layers.GlobalAveragePooling2D(), keras.layers.Dense(1, activation="sigmoid")])
+
+
+def _to_tflite(model, path):
+    import tensorflow as tf
+    spec = tf.TensorSpec([None, *model.input_shape[1:]], tf.float32)
+    serve = tf.function(lambda x: model(x, training=False), input_signature=[spec])
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([serve.get_concrete_function()], model)
+    path.write_bytes(converter.convert())
 
 
 @pytest.fixture
 def project(fer_tree, tmp_path, monkeypatch):
-    """A throw-away project: split + two tiny 'networks' saved under the usual names."""
+    """A throw-away project: the split, three tiny networks with their facts, the baseline, one TFLite file."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import FunctionTransformer
     monkeypatch.delenv("HAPPYSAD_FAST", raising=False)
     monkeypatch.setenv("HAPPYSAD_DATA", str(fer_tree))
     for name in ("models", "outputs", "prepared"):
@@ -19,26 +41,77 @@ def project(fer_tree, tmp_path, monkeypatch):
     monkeypatch.setattr(config, "prepared_dir", lambda: tmp_path / "prepared")
     data.prepare_fer_split()
     split = data.load_split()
-    tiny = dict(filters=(4, 8), convs=(1, 1))
-    training.train(lambda: models.build_happy_sad((32, 32, 3), **tiny), split, config.SEED_MODEL,
-                   epochs=1, verbose=0)
-    training.train(lambda: models.build_happy_sad(**tiny), split, config.OUR_MODEL, epochs=1, verbose=0)
+    names = data.split_class_names(split)
+    for file, shape, seconds in ((config.ORIGINAL_MODEL, (32, 32, 3), 600.0),
+                                 (config.ORIGINAL_48_MODEL, (48, 48, 1), 300.0),
+                                 (config.OUR_MODEL, (48, 48, 1), 90.0)):
+        model = _tiny_network(shape)
+        model.save(tmp_path / "models" / file)
+        models.write_facts(tmp_path / "models" / file, name=file.split(".")[0], class_names=names,
+                           train_seconds=seconds, epochs_run=7, best_epoch=5)
+    x_train, y_train = data.load_xy(split, "train")
+    pipe = make_pipeline(FunctionTransformer(baseline.hog_features), LogisticRegression(max_iter=200))
+    joblib.dump(pipe.fit(x_train, y_train), tmp_path / "models" / "hog_linear.joblib")
+    ours = models.load_model(tmp_path / "models" / config.OUR_MODEL)
+    _to_tflite(ours, tmp_path / "models" / "happy_sad_float32.tflite")
+    models.write_facts(tmp_path / "models" / "happy_sad_float32.tflite", class_names=names)
     return tmp_path
 
 
 def test_bench_measures_saved_models_and_writes_the_table(project):
-    assert bench._missing_steps() == ["05", "07"]          # split and networks exist, seed_cnn_48 optional
+    assert bench.missing_steps() == ["04", "07"]   # two TFLite files and lesson 04's threshold missing
     table = bench.measure(repeats=2)
-    assert list(table.index) == ["seed_cnn", "happy_sad (ours)"]
-    assert table.loc["seed_cnn", "input"] == "32x32x3"
-    n_test = (data.load_split()["split"] == "test").sum()
-    assert (table["n"] == n_test).all()
-    assert ((table["accuracy"] >= 0) & (table["accuracy"] <= 1)).all()
+    assert list(table.index) == ["original_cnn", "original_cnn_48", "happy_sad", "hog_linear",
+                                 "happy_sad_float32"]
+    assert table.index.name == "model"
+
+    # every score is evaluation's, at 0.5, on the test split
+    split = data.load_split()
+    x_test, y_test = data.load_xy(split, "test")
+    ours = models.load_model(project / "models" / config.OUR_MODEL)
+    expected = evaluation.scores(y_test, evaluation.predict_proba(ours, x_test), 0.5)
+    assert table.loc["happy_sad", "accuracy"] == pytest.approx(expected["accuracy"])
+    assert table.loc["happy_sad", "roc_auc"] == pytest.approx(expected["roc_auc"])
+    tflite = predict.load_predictor(project / "models" / "happy_sad_float32.tflite")
+    assert table.loc["happy_sad_float32", "roc_auc"] == pytest.approx(
+        evaluation.scores(y_test, tflite.predict_proba(x_test))["roc_auc"])
+    pipe = joblib.load(project / "models" / "hog_linear.joblib")
+    assert table.loc["hog_linear", "balanced_accuracy"] == pytest.approx(
+        evaluation.scores(y_test, pipe.predict_proba(x_test)[:, 1])["balanced_accuracy"])
+    assert (table["n"] == len(y_test)).all()
+
+    # facts of the files and of lesson 03's .json
+    assert table.loc["original_cnn", "input"] == "32x32x3" and table.loc["happy_sad", "input"] == "48x48x1"
+    assert table.loc["happy_sad", "params"] == ours.count_params()
+    assert table.loc["original_cnn", "train_minutes"] == pytest.approx(10.0)
+    assert table.loc["happy_sad", "epochs"] == 7 and table.loc["happy_sad", "best_epoch"] == 5
+    assert table.loc["happy_sad", "saved_mb"] == pytest.approx(
+        (project / "models" / config.OUR_MODEL).stat().st_size / 1e6)
+    assert list(table["kind"]) == ["Keras", "Keras", "Keras", "scikit-learn", "TFLite"]
     assert (table["images_per_s_b64"] > 0).all() and (table["latency_ms_b1"] > 0).all()
+
     path = bench.write(table)
     text = path.read_text()
-    assert "## Targets" in text and "happy_sad (ours)" in text
-    assert pd.read_csv(project / "outputs" / "benchmark.csv", index_col=0).shape[0] == 2
+    assert "## Targets" in text and "| happy_sad " in text and "sad_f1" in text
+    assert "batch-64 throughput vs original_cnn" in text
+    saved = pd.read_csv(project / "outputs" / "benchmark.csv", index_col="model")
+    assert list(saved.index) == list(table.index)
+
+
+def test_main_runs_the_missing_lessons_first(project, monkeypatch):
+    from tools import run_series
+    calls = []
+    monkeypatch.setattr(run_series, "run", lambda only: calls.append(only) or (0, []))
+    (project / "models" / config.OUR_MODEL).unlink()
+    assert bench.missing_steps() == ["02", "03", "04", "07"]
+    assert bench.main(["--repeats", "1"]) == 0
+    assert calls == ["02,03,04,07"]
+    assert (project / "outputs" / "benchmark.md").exists()
+
+    calls.clear()
+    monkeypatch.setattr(run_series, "run", lambda only: calls.append(only) or (1, []))
+    assert bench.main(["--repeats", "1"]) == 1                      # a failing lesson stops the bench
+    assert bench.main(["--repeats", "1", "--no-train"]) == 0 and len(calls) == 1
 
 
 def test_targets_say_which_are_met():
@@ -46,9 +119,18 @@ def test_targets_say_which_are_met():
         "accuracy": [0.80, 0.93, 0.925], "balanced_accuracy": [0.8, 0.92, 0.91],
         "saved_mb": [14.8, 0.8, 0.2], "train_minutes": [30, 19, None],
         "images_per_s_b64": [100.0, 450.0, 900.0]},
-        index=["seed_cnn", "happy_sad (ours)", "ours, TFLite int8"])
+        index=["original_cnn", "happy_sad", "happy_sad_int8"])
     result = bench.targets(table)
-    assert result.loc["test accuracy (0.5 threshold)", "met"]
-    assert not result.loc["batch-64 throughput vs seed_cnn", "met"]         # 4.5x < 5x
+    assert result["met"].to_dict() == {
+        "test accuracy (0.5 threshold)": True, "test balanced accuracy": True,
+        "saved .keras size (MB)": True, "training wall time (min)": True,
+        "batch-64 throughput vs original_cnn": False,                          # 4.5x < 5x
+        "int8 TFLite accuracy loss": True}
+    assert result.loc["batch-64 throughput vs original_cnn", "measured"] == pytest.approx(4.5)
     assert result.loc["int8 TFLite accuracy loss", "measured"] == pytest.approx(0.005)
-    assert result.loc["int8 TFLite accuracy loss", "met"]
+    slow = table.assign(train_minutes=[30, 21, None], accuracy=[0.8, 0.91, 0.80])
+    result = bench.targets(slow)
+    assert not result.loc["training wall time (min)", "met"]
+    assert not result.loc["test accuracy (0.5 threshold)", "met"]
+    assert not result.loc["int8 TFLite accuracy loss", "met"]
+    assert "batch-64 throughput vs original_cnn" not in bench.targets(table.drop("original_cnn")).index

@@ -1,4 +1,4 @@
-"""helpers.download: checksummed fetch from a local HTTP server, and safe extraction."""
+"""tools.download: checksummed fetch from a local HTTP server, and safe extraction."""
 from __future__ import annotations
 
 import functools
@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from helpers import download
+from tools import download
 
 
 def _png_bytes(value: int) -> bytes:
@@ -157,6 +157,20 @@ def test_download_registry_entry(server, tmp_path, monkeypatch):
     out = download.download("test-faces", data_dir=tmp_path / "data")
     assert out == (tmp_path / "data" / "test-faces").resolve()
     assert _files(out) == set(MEMBERS)
+
+
+def test_a_models_entry_extracts_below_models(server, tmp_path, monkeypatch):
+    # A teacher's archive of trained models lands in models/, where the lessons look for them.
+    archive = _make_tar(server["root"] / "trained.tar.gz", MEMBERS)
+    monkeypatch.setitem(download.DATASETS, "class-models", {
+        "url": f"{server['url']}/trained.tar.gz", "sha256": _sha(archive), "extract_to": ".",
+        "root": "models"})
+    monkeypatch.setattr(download, "default_cache_dir", lambda: tmp_path / "cache")
+    monkeypatch.setattr(download.config, "models_dir", lambda: tmp_path / "models")
+    monkeypatch.setattr(download.config, "data_dir", lambda: tmp_path / "data")
+    out = download.download("class-models")
+    assert out == (tmp_path / "models").resolve()
+    assert _files(out) == set(MEMBERS) and not (tmp_path / "data").exists()
 
 
 def test_registry_entries_are_well_formed():

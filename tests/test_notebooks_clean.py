@@ -1,28 +1,40 @@
-"""Committed notebooks carry no outputs, have plain metadata and follow the lesson layout.
+"""Committed notebooks: no outputs, the lesson layout, the code they teach, hidden solutions.
 
-Fix a failure with ``python -m helpers strip-notebooks notebooks`` (or ``make clean-notebooks``);
-the layout checks (opening box, setup cell, exercises + solutions) are in DEVELOPERS.md.
+Strip outputs with ``make clean-notebooks`` (nbstripout; also the pre-commit hook in
+.pre-commit-config.yaml). The layout rules are in DEVELOPERS.md; the code each lesson must
+show is issue 10's "Done when" list; the solution rules are issue 11's.
 """
 from __future__ import annotations
 
 import json
 import re
+import subprocess
 
 import nbformat
 import pytest
 
-from helpers import config, nbtools
+from helpers import config
 
 NOTEBOOKS = sorted((config.ROOT / "notebooks").glob("*.ipynb"))
 each_notebook = pytest.mark.parametrize(
     "path", NOTEBOOKS or [pytest.param(None, marks=pytest.mark.skip(reason="no notebooks yet"))],
     ids=[p.name for p in NOTEBOOKS] or ["none"])
+NBSTRIPOUT = [str(config.ROOT / ".venv" / "bin" / "nbstripout"), "--keep-id"]   # as in the Makefile
 
 
 def _cells(path, kind=None):
     nb = nbformat.read(str(path), as_version=4)
     return [c for c in nb.cells if kind is None or c.cell_type == kind]
 
+
+def _make(target, **variables):
+    """``make TARGET`` of the project's Makefile, without the install step (STAMP=)."""
+    args = ["make", "-s", "-C", str(config.ROOT), target, "STAMP="]
+    args += [f"{key}={value}" for key, value in variables.items()]
+    return subprocess.run(args, capture_output=True, text=True, timeout=300)
+
+
+# ------------------------------------------------------------------------------ no outputs
 
 @each_notebook
 def test_valid_nbformat_v4(path):
@@ -31,17 +43,32 @@ def test_valid_nbformat_v4(path):
     nbformat.validate(nbformat.reads(path.read_text(encoding="utf-8"), as_version=4))
 
 
+def output_problems(path) -> list[str]:
+    """Outputs and execution counts left in a notebook (empty list: clean)."""
+    return [f"{path.name}: cell {i} has {what}" for i, cell in enumerate(_cells(path, None))
+            if cell.cell_type == "code"
+            for what, bad in (("outputs", cell.outputs), ("an execution count", cell.execution_count))
+            if bad]
+
+
 @each_notebook
-def test_committed_clean(path):
-    problems = nbtools.check(path)
-    assert not problems, ("run `python -m helpers strip-notebooks notebooks`:\n"
-                          + "\n".join(problems))
+def test_committed_without_outputs(path):
+    problems = output_problems(path)
+    assert not problems, "run `make clean-notebooks`:\n" + "\n".join(problems)
+
+
+def test_committed_notebooks_are_what_nbstripout_leaves():
+    # nbstripout also drops volatile metadata (collapsed, scrolled, execution times, widgets)
+    result = subprocess.run([*NBSTRIPOUT, "--verify", *map(str, NOTEBOOKS)], capture_output=True, text=True)
+    assert result.returncode == 0, "run `make clean-notebooks`:\n" + result.stdout + result.stderr
 
 
 @each_notebook
 def test_name_is_numbered(path):
     assert re.fullmatch(r"\d\d_[a-z0-9_]+\.ipynb", path.name), path.name
 
+
+# ------------------------------------------------------------------------------ layout
 
 @each_notebook
 def test_opens_with_a_markdown_box(path):
@@ -78,86 +105,98 @@ def test_has_exercises_then_solutions(path):
         "the Solutions section needs code cells (nbval runs them)"
 
 
-# ---------------------------------------------------------------- nbtools itself
+# ------------------------------------------------- hidden solutions (issue 11)
 
-def _dirty_notebook(path):
-    nb = nbformat.v4.new_notebook()
-    nb.metadata = {"kernelspec": {"name": "myenv", "display_name": "My Env", "language": "python"},
-                   "language_info": {"name": "python", "version": "3.11.7"},
-                   "widgets": {"state": {}}}
-    code = nbformat.v4.new_code_cell("print('hi')\n1 + 1", execution_count=3)
-    code.outputs = [nbformat.v4.new_output("stream", name="stdout", text="hi\n"),
-                    nbformat.v4.new_output("execute_result", {"text/plain": "2"}, execution_count=3)]
-    code.metadata = {"tags": ["nbval-ignore-output"], "execution": {"iopub.status.busy": "x"},
-                     "scrolled": True}
-    hidden = nbformat.v4.new_code_cell("answer = 42", execution_count=4)
-    hidden.metadata = {"jupyter": {"source_hidden": True}, "collapsed": True}
-    md = nbformat.v4.new_markdown_cell("# Title")
-    md.metadata = {"tags": []}
-    nb.cells = [md, code, hidden]
-    nbformat.write(nb, str(path))
-    return path
+def solution_problems(path) -> list[str]:
+    """What breaks the solution rules: >= 3 cells tagged "solution"; solution code cells
+    collapsed (``metadata.jupyter.source_hidden``); solution prose folded in ``<details>``."""
+    solutions = [(i, c) for i, c in enumerate(_cells(path)) if "solution" in c.metadata.get("tags", [])]
+    problems = [] if len(solutions) >= 3 else [f"only {len(solutions)} cells tagged 'solution' (need 3)"]
+    for i, cell in solutions:
+        if cell.cell_type == "code" and cell.metadata.get("jupyter", {}).get("source_hidden") is not True:
+            problems.append(f"cell {i}: solution code cell without metadata.jupyter.source_hidden = true")
+        if cell.cell_type == "markdown" and "<details>" not in cell.source:
+            problems.append(f"cell {i}: solution prose not folded in <details><summary>Solution</summary>")
+    return problems
 
 
-def test_strip_removes_outputs_and_normalises(tmp_path):
-    path = _dirty_notebook(tmp_path / "01_dirty.ipynb")
-    assert len(nbtools.check(path)) >= 5
-    assert nbtools.strip(path) is True
-    assert nbtools.check(path) == []
-    raw = json.loads(path.read_text())
-    assert raw["metadata"] == {"kernelspec": {"name": "python3", "display_name": "Python 3",
-                                              "language": "python"},
-                               "language_info": {"name": "python"}}
-    md, code, hidden = raw["cells"]
-    assert code["outputs"] == [] and code["execution_count"] is None
-    assert code["metadata"] == {"tags": ["nbval-ignore-output"]}
-    assert hidden["metadata"] == {"jupyter": {"source_hidden": True}}
-    assert md["metadata"] == {}
-    assert [cell["id"] for cell in raw["cells"]] == ["cell-000", "cell-001", "cell-002"]
-    assert "".join(code["source"]) == "print('hi')\n1 + 1"      # sources untouched
-    nbformat.validate(nbformat.read(str(path), as_version=4))
-    assert nbtools.strip(path) is False                         # idempotent
+@pytest.mark.parametrize("path", [p for p in NOTEBOOKS if re.match(r"\d\d_", p.name)],
+                         ids=lambda p: p.name)
+def test_solutions_are_tagged_and_hidden(path):
+    problems = solution_problems(path)
+    assert not problems, f"{path.name}:\n" + "\n".join(problems)
 
 
-def test_cli_check_and_strip(tmp_path, capsys):
-    path = _dirty_notebook(tmp_path / "01_dirty.ipynb")
-    assert nbtools.main(["--check", str(tmp_path)]) == 1
-    assert "has outputs" in capsys.readouterr().out
-    assert nbtools.main([str(tmp_path)]) == 0
-    assert nbtools.main(["--check", str(path)]) == 0
-    assert nbtools.main([str(tmp_path / "missing.ipynb")]) == 2
+# ------------------------------------------------- the code each lesson shows (issue 10)
+
+LESSON_CODE = {
+    "02": ["Sequential(", "Conv2D(", ".summary("],
+    "03": [".compile(", ".fit(", "EarlyStopping(", "ModelCheckpoint("],
+    "04": [".predict("],
+    "06": ["GradientTape"],
+    "07": ["TFLiteConverter"],
+}
+HELPERS_MAX_LINES = 2500
 
 
-def test_check_reports_invalid_files(tmp_path):
-    bad = tmp_path / "bad.ipynb"
-    bad.write_text("{not json")
-    assert "not readable JSON" in nbtools.check(bad)[0]
-    v3 = tmp_path / "old.ipynb"
-    v3.write_text(json.dumps({"nbformat": 3, "nbformat_minor": 0, "metadata": {}, "worksheets": []}))
-    assert "expected 4" in nbtools.check(v3)[0]
+def missing_code(path, needles) -> list[str]:
+    """The strings of ``needles`` that no code cell of the notebook contains."""
+    code = "\n".join(c.source for c in _cells(path, "code"))
+    return [n for n in needles if n not in code]
 
 
-LAYOUT_CHECKS = [test_valid_nbformat_v4, test_committed_clean, test_name_is_numbered,
-                 test_opens_with_a_markdown_box, test_has_setup_cell, test_has_exercises_then_solutions]
+@pytest.mark.parametrize("number,needles", LESSON_CODE.items(), ids=list(LESSON_CODE))
+def test_lesson_shows_the_keras_code_it_teaches(number, needles):
+    found = [p for p in NOTEBOOKS if p.name.startswith(f"{number}_")]
+    assert len(found) == 1, f"expected one notebook {number}_*.ipynb, found {found}"
+    missing = missing_code(found[0], needles)
+    assert not missing, f"{found[0].name}: no code cell contains {missing}"
 
+
+def test_helpers_is_small_and_defines_no_network():
+    files = sorted((config.ROOT / "helpers").glob("*.py"))
+    lines = {p.name: len(p.read_text(encoding="utf-8").splitlines()) for p in files}
+    assert sum(lines.values()) <= HELPERS_MAX_LINES, \
+        f"helpers/ has {sum(lines.values())} lines (at most {HELPERS_MAX_LINES}): {lines}"
+    networks = [p.name for p in files if re.search(r"\b(Conv2D|Sequential)\(", p.read_text(encoding="utf-8"))]
+    assert not networks, f"architectures belong in notebook 02, not in helpers/: {networks}"
+
+
+# ------------------------------------------------- the checks above can fail
 
 def _lesson(path, opening="## What you will learn\n...\n## What you need\n...\n"
                           "## How long it takes\nfast: 1 min, full: 10 min",
             setup='from helpers import notebook\nnotebook.setup("01 demo")',
-            exercises="## Exercises\n1. ...", solutions="## Solutions"):
+            exercises="## Exercises\n1. ...", solutions="## Solutions", extra=()):
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_markdown_cell(opening), nbformat.v4.new_code_cell(setup),
                 nbformat.v4.new_markdown_cell(exercises), nbformat.v4.new_markdown_cell(solutions),
-                nbformat.v4.new_code_cell("x = 1")]
+                nbformat.v4.new_code_cell("x = 1"), *extra]
     nbformat.write(nb, str(path))
-    nbtools.strip(path)
     return path
+
+
+def _solution(kind, source, hidden=True):
+    if kind == "code":
+        cell = nbformat.v4.new_code_cell(source)
+        cell.metadata = {"tags": ["solution"], **({"jupyter": {"source_hidden": True}} if hidden else {})}
+    else:
+        cell = nbformat.v4.new_markdown_cell(source)
+        cell.metadata = {"tags": ["solution"]}
+    return cell
+
+
+GOOD_SOLUTIONS = (_solution("code", "y = 2"), _solution("code", "z = 3"),
+                  _solution("markdown", "<details><summary>Solution</summary>\n\nBecause.\n\n</details>"))
+LAYOUT_CHECKS = [test_valid_nbformat_v4, test_committed_without_outputs, test_name_is_numbered,
+                 test_opens_with_a_markdown_box, test_has_setup_cell, test_has_exercises_then_solutions,
+                 test_solutions_are_tagged_and_hidden]
 
 
 @pytest.mark.parametrize("change", [{}, {"exercises": "## Exercises\n1. ...\n\n## Solutions",
                                         "solutions": "**1.** Because."}])
 def test_layout_checks_pass_on_a_good_lesson(tmp_path, change):
-    path = _lesson(tmp_path / "01_demo.ipynb", **change)
+    path = _lesson(tmp_path / "01_demo.ipynb", extra=GOOD_SOLUTIONS, **change)
     for check in LAYOUT_CHECKS:
         check(path)
 
@@ -172,14 +211,80 @@ def test_layout_checks_pass_on_a_good_lesson(tmp_path, change):
      test_has_exercises_then_solutions),
 ])
 def test_layout_checks_can_fail(tmp_path, change, check):
-    path = _lesson(tmp_path / "01_demo.ipynb", **change)
+    path = _lesson(tmp_path / "01_demo.ipynb", extra=GOOD_SOLUTIONS, **change)
     with pytest.raises(AssertionError):
         check(path)
 
 
-def test_clean_check_can_fail(tmp_path):
-    path = _dirty_notebook(tmp_path / "01_dirty.ipynb")
-    with pytest.raises(AssertionError, match="strip-notebooks"):
-        test_committed_clean(path)
+@pytest.mark.parametrize("solutions,problem", [
+    (GOOD_SOLUTIONS[:2], "only 2 cells"),
+    ((*GOOD_SOLUTIONS, _solution("code", "w = 4", hidden=False)), "source_hidden"),
+    ((*GOOD_SOLUTIONS, _solution("markdown", "**Solution.** Because.")), "<details>"),
+])
+def test_solution_check_can_fail(tmp_path, solutions, problem):
+    path = _lesson(tmp_path / "01_demo.ipynb", extra=solutions)
+    assert any(problem in p for p in solution_problems(path)), solution_problems(path)
+
+
+def test_code_and_output_checks_can_fail(tmp_path):
+    path = _lesson(tmp_path / "02_demo.ipynb", setup="model = keras.Sequential([layers.Conv2D(8, 3)])")
+    assert missing_code(path, LESSON_CODE["02"]) == [".summary("]
+    nb = nbformat.read(str(path), as_version=4)
+    nb.cells[1].outputs = [nbformat.v4.new_output("stream", name="stdout", text="hi\n")]
+    nb.cells[1].execution_count = 3
+    nbformat.write(nb, str(path))
+    assert len(output_problems(path)) == 2
+    with pytest.raises(AssertionError, match="make clean-notebooks"):
+        test_committed_without_outputs(path)
     with pytest.raises(AssertionError):
         test_name_is_numbered(tmp_path / "Lesson One.ipynb")
+
+
+# ------------------------------------------------- make clean-notebooks, make student
+
+def _dirty_lesson(folder):
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["widgets"] = {"state": {}}
+    code = nbformat.v4.new_code_cell("print('hi')", execution_count=3)
+    code.outputs = [nbformat.v4.new_output("stream", name="stdout", text="hi\n")]
+    code.metadata = {"tags": ["nbval-ignore-output"], "execution": {"iopub.status.busy": "x"}, "scrolled": True}
+    nb.cells = [nbformat.v4.new_markdown_cell("# 01 demo\n## Exercises\n1. Say hi."), code,
+                _solution("markdown", "<details><summary>Solution</summary>\n\nHi.\n\n</details>"),
+                _solution("code", "answer = 42")]
+    nb.cells[-1].metadata["collapsed"] = True
+    folder.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, str(folder / "01_demo.ipynb"))
+    return folder / "01_demo.ipynb", [cell.id for cell in nb.cells]
+
+
+def test_make_clean_notebooks_strips_outputs_and_keeps_tags_hidden_sources_and_ids(tmp_path):
+    path, ids = _dirty_lesson(tmp_path / "nbs")
+    assert output_problems(path)
+    result = _make("clean-notebooks", NOTEBOOKS=tmp_path / "nbs")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert output_problems(path) == []
+    raw = json.loads(path.read_text())
+    assert [c["id"] for c in raw["cells"]] == ids
+    assert "widgets" not in raw["metadata"]
+    md, code, prose, hidden = raw["cells"]
+    assert code["metadata"] == {"tags": ["nbval-ignore-output"]}
+    assert hidden["metadata"] == {"jupyter": {"source_hidden": True}, "tags": ["solution"]}
+    assert prose["metadata"] == {"tags": ["solution"]} and "".join(code["source"]) == "print('hi')"
+    assert _make("check-notebooks", NOTEBOOKS=tmp_path / "nbs").returncode == 0
+
+
+def test_make_student_writes_copies_without_solution_cells(tmp_path):
+    path, _ = _dirty_lesson(tmp_path / "nbs")
+    _lesson(tmp_path / "nbs" / "02_more.ipynb", extra=GOOD_SOLUTIONS)
+    (tmp_path / "nbs" / "scratch.ipynb").write_text(path.read_text())      # not a lesson: no copy
+    result = _make("student", NOTEBOOKS=tmp_path / "nbs", STUDENT_DIR=tmp_path / "student")
+    assert result.returncode == 0, result.stdout + result.stderr
+    copies = sorted((tmp_path / "student").glob("*.ipynb"))
+    assert [p.name for p in copies] == ["01_demo.ipynb", "02_more.ipynb"]
+    for copy in copies:
+        original = _cells(tmp_path / "nbs" / copy.name)
+        left = _cells(copy)
+        assert not [c for c in left if "solution" in c.metadata.get("tags", [])]
+        assert [c.source for c in left] == [c.source for c in original
+                                            if "solution" not in c.metadata.get("tags", [])]
+    assert "Say hi" in copies[0].read_text() and "answer = 42" not in copies[0].read_text()

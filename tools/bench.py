@@ -1,0 +1,182 @@
+"""``make bench``: every model of the series, measured side by side in one run.
+
+``python -m tools.bench [--repeats N] [--no-train]`` (full mode unless HAPPYSAD_FAST=1):
+
+1. makes what is missing by running the lessons that make it through ``tools.run_series``
+   (01 split, 02-03 networks, 04 threshold, 05 HOG baseline, 07 TFLite files);
+2. scores every model on the test split with ``evaluation.comparison_row`` at the
+   0.5 threshold (the same rule for every model, so the rows compare);
+3. measures CPU speed with ``efficiency.measure_speed`` (batch-1 latency, batch-64
+   throughput: medians of repeated runs, every model in this one process);
+4. writes ``outputs/benchmark.md`` and ``benchmark.csv`` with the targets and whether each is met.
+
+Numbers live here, not in tests: tests check behaviour, this measures.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import os
+import platform
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from helpers import config
+
+NETWORKS = [("original_cnn", config.ORIGINAL_MODEL), ("original_cnn_48", config.ORIGINAL_48_MODEL),
+            ("happy_sad", config.OUR_MODEL)]
+BASELINE = ("hog_linear", "hog_linear.joblib")
+TFLITE = [f"happy_sad_{mode}.tflite" for mode in ("float32", "dynamic", "int8")]
+TARGETS = {"accuracy": 0.92, "balanced_accuracy": 0.91, "saved_mb": 1.0, "train_minutes": 20.0,
+           "speedup_vs_original": 5.0, "int8_accuracy_drop": 0.01}
+# The columns benchmark.md shows ("{1}" is the name of class 1); benchmark.csv has them all.
+COLUMNS = ["kind", "input", "params", "macs", "saved_mb", "train_minutes", "epochs", "best_epoch",
+           "accuracy", "balanced_accuracy", "{1}_f1", "roc_auc", "images_per_s_b64", "latency_ms_b1"]
+
+
+def missing_steps() -> list[str]:
+    """The numbers of the notebooks that make what the benchmark needs and is not there."""
+    from helpers import data, models
+    folder = config.models_dir()
+    steps = []
+    if not (config.prepared_dir() / data.SPLIT_FILE).exists():
+        steps.append("01")
+    if not all((folder / file).exists() for _, file in NETWORKS):
+        steps += ["02", "03"]
+    if not (folder / BASELINE[1]).exists():
+        steps.append("05")
+    if not all((folder / file).exists() for file in TFLITE):
+        if "03" in steps or "threshold" not in models.read_facts(folder / config.OUR_MODEL):
+            steps.append("04")                    # lesson 07 exports with lesson 04's threshold
+        steps.append("07")
+    return sorted(steps)
+
+
+def measure(repeats: int = 30) -> pd.DataFrame:
+    """One row per model file found: kind, size, training facts, test scores, speed."""
+    import joblib
+    from helpers import data, efficiency, evaluation, models, predict
+    split = data.load_split()
+    names = data.split_class_names(split)
+    x_test, y_test = data.load_xy(split, "test")
+    sample = x_test[:64]
+    folder = config.models_dir()
+
+    def row(p, speed_fn, speed_images, path, runs=repeats, **extra):
+        speed = efficiency.measure_speed(speed_fn, speed_images, batch_sizes=(1, 64), repeats=runs)
+        return evaluation.comparison_row(
+            y_test, p, names, threshold=0.5, **extra, saved_mb=efficiency.saved_size(path) / 1e6,
+            images_per_s_b64=speed["images_per_s"], latency_ms_b1=speed["latency_ms"], n=len(y_test))
+
+    rows = {}
+    for name, file in NETWORKS:
+        if not (folder / file).exists():
+            continue
+        predictor = predict.load_predictor(folder / file)
+        model, facts = predictor.model, models.read_facts(folder / file)
+        fitted = np.asarray(data.to_model_input(sample, predictor.input_shape))
+        seconds = facts.get("train_seconds")
+        rows[name] = row(predictor.predict_proba(x_test), efficiency.keras_predict_fn(model), fitted,
+                         folder / file, kind="Keras", input="x".join(map(str, predictor.input_shape)),
+                         params=model.count_params(), macs=efficiency.count_macs(model),
+                         train_minutes=None if seconds is None else seconds / 60,
+                         epochs=facts.get("epochs_run"), best_epoch=facts.get("best_epoch"))
+    name, file = BASELINE
+    if (folder / file).exists():
+        pipe = joblib.load(folder / file)
+
+        def p_baseline(images):
+            return pipe.predict_proba(images)[:, 1]
+
+        rows[name] = row(p_baseline(x_test), p_baseline, sample, folder / file, runs=max(5, repeats // 3),
+                         kind="scikit-learn", input="48x48x1")
+    for file in TFLITE:
+        if not (folder / file).exists():
+            continue
+        predictor = predict.load_predictor(folder / file)
+        rows[Path(file).stem] = row(predictor.predict_proba(x_test), predictor.predict_proba, sample,
+                                    folder / file, kind="TFLite",
+                                    input="x".join(map(str, predictor.input_shape)))
+    table = evaluation.comparison_table(rows)
+    table.attrs["class_names"] = list(names)
+    return table
+
+
+def targets(table: pd.DataFrame) -> pd.DataFrame:
+    """Each target of the series, the measured value of happy_sad, and whether it is met."""
+    ours = table.loc["happy_sad"]
+    rows = [("test accuracy (0.5 threshold)", f">= {TARGETS['accuracy']}", ours["accuracy"],
+             ours["accuracy"] >= TARGETS["accuracy"]),
+            ("test balanced accuracy", f">= {TARGETS['balanced_accuracy']}", ours["balanced_accuracy"],
+             ours["balanced_accuracy"] >= TARGETS["balanced_accuracy"]),
+            ("saved .keras size (MB)", f"<= {TARGETS['saved_mb']}", ours["saved_mb"],
+             ours["saved_mb"] <= TARGETS["saved_mb"]),
+            ("training wall time (min)", f"<= {TARGETS['train_minutes']}", ours["train_minutes"],
+             ours["train_minutes"] <= TARGETS["train_minutes"])]
+    if "original_cnn" in table.index:
+        speedup = ours["images_per_s_b64"] / table.loc["original_cnn", "images_per_s_b64"]
+        rows.append(("batch-64 throughput vs original_cnn", f">= {TARGETS['speedup_vs_original']}x",
+                     speedup, speedup >= TARGETS["speedup_vs_original"]))
+    if "happy_sad_int8" in table.index:
+        drop = ours["accuracy"] - table.loc["happy_sad_int8", "accuracy"]
+        rows.append(("int8 TFLite accuracy loss", f"<= {TARGETS['int8_accuracy_drop']}", drop,
+                     drop <= TARGETS["int8_accuracy_drop"]))
+    return pd.DataFrame(rows, columns=["target", "goal", "measured", "met"]).set_index("target")
+
+
+def _markdown(table: pd.DataFrame) -> str:
+    """A Markdown table with the run report's number format (3,696,625 / 0.923 / blank for none)."""
+    from tools.run_series import formatted
+    align = ["left"] + ["right" if pd.api.types.is_numeric_dtype(table[c]) else "left" for c in table.columns]
+    return formatted(table).to_markdown(colalign=align, disable_numparse=True)
+
+
+def write(table: pd.DataFrame, out_dir: Path | None = None) -> Path:
+    """``benchmark.md`` and ``benchmark.csv`` (index column "model") under ``outputs/``."""
+    import tensorflow as tf
+    out_dir = Path(out_dir) if out_dir else config.outputs_dir()
+    table.to_csv(out_dir / "benchmark.csv", index_label="model")
+    names = table.attrs.get("class_names", ["happy", "sad"])
+    shown = table[[c.format(*names) for c in COLUMNS if c.format(*names) in table.columns]]
+    lines = [
+        "# Benchmark", "",
+        f"Measured {_dt.datetime.now():%Y-%m-%d %H:%M} on {platform.machine()}, {os.cpu_count()} CPU cores, "
+        f"Python {platform.python_version()}, TensorFlow {tf.__version__}; mode: "
+        f"{'FAST (numbers meaningless)' if config.fast() else 'full'}; data: {config.data_dir()}.",
+        "Test split: FER-2013 PublicTest happy/sad faces after cleaning (notebook 01); threshold 0.5.",
+        "Speed: CPU, medians of repeated runs, all models measured in this one process.", "",
+        _markdown(shown), "",
+    ]
+    if "happy_sad" in table.index:
+        lines += ["## Targets", "", _markdown(targets(table)), ""]
+    path = out_dir / "benchmark.md"
+    path.write_text("\n".join(lines))
+    return path
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tools.bench", description=__doc__.split("\n")[0])
+    parser.add_argument("--repeats", type=int, default=30, help="timing repeats per measurement")
+    parser.add_argument("--no-train", action="store_true", help="measure what exists; run no lesson")
+    args = parser.parse_args(argv)
+    missing = missing_steps()
+    if missing and not args.no_train:
+        from tools import run_series
+        print(f"Making what is missing by running notebooks {', '.join(missing)} ...")
+        status, _ = run_series.run(only=",".join(missing))
+        if status:
+            return status
+    table = measure(args.repeats)
+    if table.empty:
+        print("Nothing to measure: run `make run` first.")
+        return 1
+    path = write(table)
+    print(path.read_text())
+    print(f"\nwritten: {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
