@@ -1,14 +1,10 @@
 """Finding, splitting and loading the data - once, the same way in every notebook.
 
-* :func:`locate` finds the real data (``$HAPPYSAD_DATA``) or falls back to the
-  synthetic demo, loudly.
-* :func:`prepare_fer_split` makes the FER-2013 split ONCE: drop non-faces and
-  exact duplicates (also train images that reappear in test), carve a stratified,
-  seeded validation set from ``train``, save ``splits.csv``.
-* :func:`load_split`, :func:`load_images` read it back.
+* :func:`locate` finds the real data (``$HAPPYSAD_DATA``) or the synthetic demo.
+* :func:`prepare_fer_split` makes the FER-2013 split once; :func:`save_split` writes
+  any split (also lesson 08's own photos) as ``splits.csv``; :func:`load_split` reads it.
 * :func:`to_model_input` is the one preprocessing step outside the model
   (resize + channel count), used by training, evaluation and prediction alike.
-* :func:`make_dataset` is the ``tf.data`` input pipeline.
 """
 from __future__ import annotations
 
@@ -56,14 +52,18 @@ def locate(root: Path | None = None) -> DataSource:
 
 
 def class_names(folder: Path | str) -> list[str]:
-    """The class names: the sub-folder names of ``folder``, sorted. Exactly two."""
+    """The class names: the sub-folder names of ``folder`` (hidden ones skipped), sorted.
+
+    Exactly two: the series is a binary classifier (class 0 and class 1).
+    """
     folder = Path(folder)
     if not folder.is_dir():
-        raise FileNotFoundError(f"No folder {folder}: expected one sub-folder per class.")
+        raise FileNotFoundError(f"The folder {folder} does not exist (or is not a folder): "
+                                f"expected one sub-folder per class.")
     names = sorted(p.name for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
     if len(names) != 2:
-        raise ValueError(f"{folder} has {len(names)} class folders {names}; this series needs "
-                         f"exactly two (for example happy/ and sad/).")
+        raise ValueError(f"{folder} needs one sub-folder per class, exactly two (for example "
+                         f"happy/ and sad/); found {len(names)} ({', '.join(names) or 'none'}).")
     return names
 
 
@@ -99,6 +99,7 @@ def pixel_hash(array: np.ndarray) -> str:
 
 # ----------------------------------------------------------------------------- the split
 SPLIT_FILE = "splits.csv"
+SPLIT_COLUMNS = ["path", "label", "class", "split", "pixsha1"]
 DROPPED_FILE = "dropped.csv"
 
 
@@ -169,25 +170,51 @@ def prepare_fer_split(source: DataSource | None = None, val_fraction: float = co
         df = pd.concat([group.sample(min(len(group), config.FAST_PER_CLASS[which]), random_state=seed)
                         for (which, _), group in df.groupby(["split", "label"])])
 
-    split = (df[["path", "label", "class", "split", "pixsha1"]]
-             .sort_values(["split", "label", "path"]).reset_index(drop=True))
+    split = df[SPLIT_COLUMNS].sort_values(["split", "label", "path"]).reset_index(drop=True)
     out_dir = Path(out_dir) if out_dir else config.prepared_dir()
-    out_dir.mkdir(parents=True, exist_ok=True)
-    split.to_csv(out_dir / SPLIT_FILE, index=False)
+    save_split(split, out_dir, source.root)
     drops = (pd.concat(dropped) if dropped else df.iloc[:0].assign(reason=""))
     drops[["path", "class", "orig_split", "pixsha1", "reason"]].to_csv(out_dir / DROPPED_FILE, index=False)
-    (out_dir / "data_root.txt").write_text(str(source.root))
     return split
 
 
-def load_split(out_dir: Path | None = None, check_source: bool | None = None) -> pd.DataFrame:
-    """The saved split (made by notebook 01). Adds ``file``: the absolute path.
+def save_split(table: pd.DataFrame, out_dir: Path | str, data_root: Path | str) -> Path:
+    """Write a split to ``out_dir/splits.csv`` (and ``data_root.txt``); return the CSV's path.
 
-    By default (the project's own split folder) it also checks that the split was
-    made from the data ``HAPPYSAD_DATA`` points at now, so a split of the synthetic
-    demo is never silently used with real data, or the other way round.
+    ``table`` has ``path`` (relative to ``data_root``) or ``file`` (absolute), ``label``,
+    ``class``, ``split`` (train / val / test) and ``pixsha1`` (computed when missing);
+    any other column (e.g. ``group``) is saved too, ``file`` is not. A table in which two
+    splits share a file or an image (same ``pixsha1``) is refused: that would be a leak.
     """
-    from .notebook import MissingStepError, require
+    out_dir, data_root = Path(out_dir), Path(data_root)
+    table = table.copy()
+    if "path" not in table:
+        table["path"] = [Path(f).resolve().relative_to(data_root.resolve()).as_posix()
+                         for f in table["file"]]
+    if "pixsha1" not in table:
+        table["pixsha1"] = [pixel_hash(read_image(data_root / p, 1)) for p in table["path"]]
+    if not set(table["split"]) <= {"train", "val", "test"}:
+        raise ValueError(f"split must be train, val or test, not {set(table['split'])}")
+    for column in ("path", "pixsha1"):
+        shared = table.groupby(column)["split"].nunique()
+        if (shared > 1).any():
+            raise ValueError(f"{(shared > 1).sum()} {column} value(s) sit in two splits, "
+                             f"e.g. {shared[shared > 1].index[0]}: a leak between splits.")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / SPLIT_FILE
+    extra = [c for c in table.columns if c not in SPLIT_COLUMNS and c != "file"]
+    table[SPLIT_COLUMNS + extra].to_csv(path, index=False)
+    (out_dir / "data_root.txt").write_text(str(data_root))
+    return path
+
+
+def load_split(out_dir: Path | None = None, check_source: bool | None = None) -> pd.DataFrame:
+    """The saved split (notebook 01's, or the one in ``out_dir``), with ``file``: the absolute path.
+
+    For the project's own split it also checks that it was made from the data
+    ``HAPPYSAD_DATA`` points at now (never a synthetic split with real data, or back).
+    """
+    from .config import MissingStepError, require
     if check_source is None:
         check_source = out_dir is None
     out_dir = Path(out_dir) if out_dir else config.prepared_dir()
@@ -251,73 +278,3 @@ def to_model_input(images, input_shape):
         x = tf.image.resize(x, (height, width), method="bilinear")
     return tf.clip_by_value(x, 0.0, 255.0)
 
-
-def make_dataset(files, labels, input_shape, batch_size: int = config.BATCH_SIZE,
-                 training: bool = False, seed: int = config.SEED, channels: int | None = None,
-                 cache: bool = True, mixup: float = 0.0):
-    """tf.data pipeline: decode -> cache -> shuffle -> batch -> resize -> prefetch.
-
-    Decoded images are cached at their stored size (48x48 is small), and resized
-    after batching, so a 256x256 model does not cache 28x more pixels.
-    Shuffling happens once per epoch on the training set only; the split itself
-    is fixed in ``splits.csv``, so no shuffle can leak test images into training.
-    ``mixup`` (training only): blend each image with another of its batch,
-    ``lam * a + (1 - lam) * b`` with ``lam ~ Beta(mixup, mixup)``, and its label the
-    same way - soft targets between the classes, a regulariser against noisy labels.
-    """
-    import tensorflow as tf
-    channels = channels or input_shape[-1]     # decode gray for gray models, RGB for colour ones
-    files = [str(f) for f in files]
-    labels = np.asarray(labels, dtype=np.float32)
-    ds = tf.data.Dataset.from_tensor_slices((files, labels))
-
-    def decode(path, label):
-        image = tf.io.decode_image(tf.io.read_file(path), channels=channels, expand_animations=False)
-        image.set_shape([None, None, channels])
-        return image, label
-
-    ds = ds.map(decode, num_parallel_calls=tf.data.AUTOTUNE)
-    if cache:
-        ds = ds.cache()
-    if training:
-        ds = ds.shuffle(len(files), seed=seed, reshuffle_each_iteration=True)
-    ds = ds.batch(batch_size)
-    ds = ds.map(lambda x, y: (to_model_input(x, input_shape), y), num_parallel_calls=tf.data.AUTOTUNE)
-    if training and mixup > 0:
-        ds = ds.map(lambda x, y: _mixup(x, y, mixup, seed))
-    return ds.prefetch(tf.data.AUTOTUNE)
-
-
-def _mixup(images, labels, alpha: float, seed: int):
-    """Blend every image (and label) of a batch with the batch's reversed order."""
-    import tensorflow as tf
-    n = tf.shape(images)[0]
-    a = tf.random.gamma([n], alpha, seed=seed)            # Beta(alpha, alpha) = a / (a + b)
-    b = tf.random.gamma([n], alpha, seed=seed + 1)
-    lam = a / (a + b)
-    lam = tf.maximum(lam, 1.0 - lam)                      # the first image stays the main one
-    mixed = lam[:, None, None, None] * images + (1.0 - lam[:, None, None, None]) * images[::-1]
-    return mixed, lam * labels + (1.0 - lam) * labels[::-1]
-
-
-def leaky_split_demo(n: int = 100, train_fraction: float = 0.7, seed: int = config.SEED) -> dict:
-    """What the original tutorial's split did: ``shuffle`` (reshuffled every epoch), then
-    ``take``/``skip``. Returns how many "test" items were training items in another epoch.
-
-    Each pass over a dataset built this way draws a NEW random order, so
-    ``take(k)`` and ``skip(k)`` pick different images every epoch: over a few
-    epochs nearly every "test" image has also been trained on.
-    """
-    import tensorflow as tf
-    ds = tf.data.Dataset.range(n).shuffle(n, seed=seed, reshuffle_each_iteration=True)
-    k = int(n * train_fraction)
-    train, test = ds.take(k), ds.skip(k)
-    seen_in_train: set[int] = set()
-    test_sets = []
-    for _ in range(3):                     # three "epochs"
-        seen_in_train |= {int(i) for i in train}
-        test_sets.append({int(i) for i in test})
-    last_test = test_sets[-1]
-    return {"items": n, "test_size": len(last_test),
-            "test_items_also_trained_on": len(last_test & seen_in_train),
-            "test_set_changed_between_passes": test_sets[0] != test_sets[1]}

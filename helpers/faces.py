@@ -1,13 +1,13 @@
-"""Find faces in a photo and crop them (lesson 01, reused by prediction in lesson 04).
+"""Find faces in a photo and crop them: the one face path of cleaning and prediction.
 
 OpenCV's Haar cascade ``haarcascade_frontalface_default.xml`` finds upright, frontal
-faces. It is old and fast, needs no download (the file ships inside the
-``opencv-python-headless`` wheel) and needs no GPU. It misses profiles, tilted heads,
-cartoons and faces seen from behind, and it sometimes fires on a patterned shirt.
-That is fine for teaching: the cleaning report shows what it found, and you can look.
+faces. It is old and fast, ships inside the ``opencv-python-headless`` wheel and needs
+no GPU. It misses profiles, tilted heads and cartoons, and sometimes fires on a
+patterned shirt: the cleaning report shows what it found, so you can look.
 
-Every function takes an RGB ``uint8`` NumPy array of shape ``(H, W, 3)`` (or a
-grayscale ``(H, W)`` array). Boxes are ``(x, y, w, h)`` tuples in pixels of that array.
+Images are ``uint8`` RGB ``(H, W, 3)`` or gray ``(H, W)`` / ``(H, W, 1)`` arrays; boxes
+are ``(x, y, w, h)`` in pixels of that array. :func:`face_crops` is detect -> largest
+-> crop in one call, for the three modes of both command lines (:data:`FACE_MODES`).
 """
 from __future__ import annotations
 
@@ -25,6 +25,8 @@ DETECT_MAX_SIDE = 1024
 SCALE_FACTOR = 1.1      # step between the sizes the detector tries (smaller = slower, finds more)
 MIN_NEIGHBORS = 5       # overlapping hits needed to accept a face (higher = fewer false faces)
 MIN_FACE = 24           # smallest face, in pixels of the (shrunk) image the detector sees
+MARGIN = 0.2            # crops keep this fraction of the box on every side: chin, brows, hairline
+FACE_MODES = ("largest", "all", "off")   # one face per photo, every face, or the whole image
 
 Box = tuple[int, int, int, int]
 
@@ -112,7 +114,7 @@ def largest_face(boxes: list[Box]) -> Box | None:
     return max(boxes, key=lambda b: (b[2] * b[3], -b[1], -b[0]))
 
 
-def margin_box(box: Box, image_shape: tuple[int, ...], margin: float = 0.2) -> Box:
+def margin_box(box: Box, image_shape: tuple[int, ...], margin: float = MARGIN) -> Box:
     """``box`` grown by ``margin`` x its width/height on each side, clipped to the image."""
     if margin < 0:
         raise ValueError("margin must be >= 0")
@@ -126,18 +128,24 @@ def margin_box(box: Box, image_shape: tuple[int, ...], margin: float = 0.2) -> B
     return (x0, y0, x1 - x0, y1 - y0)
 
 
-def crop_face(image: np.ndarray, box: Box, margin: float = 0.2) -> np.ndarray:
-    """The face in ``box`` plus ``margin`` (a fraction of the box) on every side.
-
-    The margin keeps the chin, brows and hairline that carry the expression. Near an
-    edge of the photo it is clipped, so the crop is always a sub-image (a copy).
-    """
+def crop_face(image: np.ndarray, box: Box, margin: float = MARGIN) -> np.ndarray:
+    """A copy of the face in ``box`` plus ``margin`` on every side, clipped at the photo's edges."""
     image = np.asarray(image)
     x, y, w, h = margin_box(box, image.shape, margin)
     return image[y:y + h, x:x + w].copy()
 
 
-def find_and_crop(image: np.ndarray, margin: float = 0.2, **detect_kwargs
-                  ) -> list[tuple[Box, np.ndarray]]:
-    """Every face in the image as ``(box, crop)`` pairs, largest first."""
-    return [(box, crop_face(image, box, margin)) for box in detect_faces(image, **detect_kwargs)]
+def face_crops(image: np.ndarray, mode: str = "largest", margin: float = MARGIN,
+               **detect_kwargs) -> list[tuple[Box, np.ndarray]]:
+    """``(box, crop)`` pairs of one photo, largest face first; ``[]`` when none is found.
+
+    ``mode``: "largest" (the biggest face only), "all" (every face) or "off" (no
+    detection: the whole image is the face, for ready-made crops like FER-2013).
+    """
+    if mode not in FACE_MODES:
+        raise ValueError(f"faces must be one of {', '.join(FACE_MODES)}, not {mode!r}.")
+    image = np.asarray(image)
+    if mode == "off":
+        return [((0, 0, image.shape[1], image.shape[0]), image)]
+    boxes = detect_faces(image, **detect_kwargs)
+    return [(box, crop_face(image, box, margin)) for box in boxes[:1 if mode == "largest" else None]]

@@ -1,19 +1,17 @@
-"""Every figure of the series that is not specific to cleaning (those are in ``plots_cleaning``).
+"""Every figure of the series. Each function returns the matplotlib Figure; ``save=path``
+also writes it (PNG). One colour-blind-safe palette (seaborn "colorblind"); line styles
+tell train from validation, so nothing depends on colour alone. At most 12 inches wide.
 
-* :func:`learning_curves` - loss and accuracy per epoch, train vs validation, best epoch marked;
-* :func:`confusion_matrix` - counts and row percentages as a heatmap;
-* :func:`roc_pr_curves` - ROC and precision-recall curves of several models;
-* :func:`threshold_curve` - precision / recall of class 1 as the threshold moves;
-* :func:`image_grid` - any images with a title each;
-* :func:`draw_predictions` - a photo with face boxes and "sad 0.83" labels.
-
-Every function returns the matplotlib Figure and, given ``save=path``, also writes
-it there (PNG by the suffix). Colours come from seaborn's colour-blind-safe
-"colorblind" palette; line styles tell train from validation, so nothing depends on
-colour alone. Figures are sized for a laptop screen (at most 12 inches wide).
+* training and evaluation: :func:`learning_curves`, :func:`confusion_matrix`,
+  :func:`roc_pr_curves`, :func:`threshold_curve`;
+* images: :func:`image_grid`, :func:`draw_predictions` (face boxes and "sad 0.83");
+* lesson 01's cleaning report: :func:`reasons_bar`, :func:`rejected_grid`,
+  :func:`outputs_grid`, :func:`near_duplicate_pairs`.
 """
 from __future__ import annotations
 
+import math
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -45,9 +43,9 @@ def learning_curves(histories: dict, metrics=("loss", "accuracy"), save=None,
     """Loss and accuracy per epoch for each model: train solid, validation dashed.
 
     ``histories``: ``{model name: DataFrame}`` with columns ``loss``, ``val_loss``,
-    ``accuracy``, ``val_accuracy`` (and optionally ``epoch``, 1-based), as saved by
-    ``helpers.training``. The best epoch (lowest validation loss - the weights
-    that were kept) is marked with a dot and a dotted line.
+    ``accuracy``, ``val_accuracy`` (and optionally ``epoch``, 1-based), as lesson 03's
+    CSVLogger saves them. The best epoch (lowest validation loss: the weights that were
+    kept) is marked with a dot and a dotted line.
     """
     import matplotlib.pyplot as plt
     fig, axes = plt.subplots(1, len(metrics), figsize=(5.5 * len(metrics), 3.8), squeeze=False)
@@ -181,23 +179,43 @@ def threshold_curve(y, p, threshold: float | None = None, class_names=("happy", 
 
 
 # ----------------------------------------------------------------------------- images
-def image_grid(images, titles=None, ncols: int = 6, suptitle: str = "", save=None, **kwargs):
+def image_grid(images, titles=None, ncols: int = 6, suptitle: str = "", save=None,
+               cell: float = 1.9, max_width: float = 12.0, title_size: int = 8):
     """Images (uint8 gray ``(H, W)`` / ``(H, W, 1)`` or RGB ``(H, W, 3)``) in a titled grid.
 
-    The one grid of the series lives in ``plots_cleaning`` (lesson 01 wrote it first);
-    this adds ``save=``. ``None`` in ``images`` shows "cannot be shown".
+    ``None`` in ``images`` shows "cannot be shown"; no images shows "(nothing to show)".
     """
-    from .plots_cleaning import image_grid as _grid
-    fig = _grid(images, titles, ncols=ncols, suptitle=suptitle, **kwargs)
+    import matplotlib.pyplot as plt
+    images = list(images)
+    titles = list(titles) if titles is not None else [""] * len(images)
+    ncols = max(1, min(ncols, len(images)))
+    nrows = max(1, math.ceil(len(images) / ncols))
+    width = min(max_width, cell * ncols) if images else 4
+    fig, axes = plt.subplots(nrows, ncols, squeeze=False,
+                             figsize=(width, width / ncols * nrows * 1.15 + 0.6 if images else 1))
+    for ax in axes.flat:
+        ax.axis("off")
+    if not images:
+        axes[0][0].text(0.5, 0.5, "(nothing to show)", ha="center", va="center")
+    for ax, image, title in zip(axes.flat, images, titles):
+        if image is None:
+            ax.text(0.5, 0.5, "cannot\nbe shown", ha="center", va="center", fontsize=9,
+                    color="0.4", transform=ax.transAxes)
+        else:
+            image = np.asarray(image)
+            image = image[..., 0] if image.ndim == 3 and image.shape[2] == 1 else image
+            ax.imshow(image, cmap="gray" if image.ndim == 2 else None, vmin=0, vmax=255)
+        ax.set_title(title, fontsize=title_size, wrap=True)
+    if suptitle:
+        fig.suptitle(suptitle)
     return _finish(fig, save)
 
 
 def draw_predictions(rgb_image, faces, title: str = "", save=None, max_width: float = 8.0):
     """The photo with a box per face and its label + probability ("sad 0.83").
 
-    ``faces``: dicts as returned by ``helpers.predict.predict_faces``: ``box``
-    ``(x, y, w, h)``, ``label``, and ``probability`` (the model's probability of that
-    label; else ``p_class1``). The box colour follows ``class_index``.
+    ``faces``: dicts as ``helpers.predict.predict_faces`` returns them: ``box`` ``(x, y, w, h)``,
+    ``label``, ``probability`` (of that label; else ``p_class1``); colour by ``class_index``.
     """
     import matplotlib.pyplot as plt
     from matplotlib.patches import Rectangle
@@ -227,5 +245,79 @@ def draw_predictions(rgb_image, faces, title: str = "", save=None, max_width: fl
     return _finish(fig, save)
 
 
-__all__ = ["learning_curves", "confusion_matrix", "roc_pr_curves", "threshold_curve",
-           "image_grid", "draw_predictions", "colors", "PALETTE"]
+# ----------------------------------------------------------------------------- cleaning (lesson 01)
+def reasons_bar(report, title: str = "Why files were rejected", save=None):
+    """Horizontal bars: rejected files per check, one colour per class."""
+    import matplotlib.pyplot as plt
+    import pandas as pd
+    rejected = report[report["status"] == "rejected"]
+    table = pd.crosstab(rejected["check"], rejected["class"]) if len(rejected) else pd.DataFrame()
+    fig, ax = plt.subplots(figsize=(7, 0.45 * max(len(table), 2) + 1.4))
+    if table.empty:
+        ax.text(0.5, 0.5, "nothing was rejected", ha="center", va="center")
+        ax.axis("off")
+    else:
+        table = table.loc[table.sum(axis=1).sort_values().index]
+        table.plot.barh(stacked=True, ax=ax, color=colors(len(table.columns)), width=0.7)
+        ax.set_xlabel("number of files")
+        ax.set_ylabel("reason")
+        ax.legend(title="class", loc="lower right")
+    ax.set_title(title)
+    return _finish(fig, save)
+
+
+def _thumb(path: Path, side: int = 160):
+    """A small RGB thumbnail of any file the cleaning decoder accepts, or None."""
+    from PIL import Image
+    from . import cleaning
+    try:
+        img = Image.fromarray(cleaning.load_image(path)[0])
+    except cleaning.Rejected:
+        return None
+    img.thumbnail((side, side))
+    return np.asarray(img)
+
+
+def _clip(text, width: int, lines: int = 1) -> str:
+    """``text`` wrapped to ``lines`` lines of ``width`` characters ("..." when cut)."""
+    text = str(text)
+    if lines > 1:
+        return "\n".join(textwrap.wrap(text, width)[:lines])
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def rejected_grid(result, n: int = 12, ncols: int = 6, save=None):
+    """The first rejected files of each reason (round-robin), each titled with its reason."""
+    rejected = result.report[result.report["status"] == "rejected"]
+    groups = [list(g.itertuples()) for _, g in rejected.groupby("check", sort=True)]
+    picked = []
+    while len(picked) < n and any(groups):
+        picked += [group.pop(0) for group in groups if group][: n - len(picked)]
+    images = [_thumb(result.src / r.source) if r.check != "hidden file" else None for r in picked]
+    titles = [_clip(r.reason, 26, lines=2) + "\n" + _clip(r.source, 26) for r in picked]
+    return image_grid(images, titles, ncols=ncols, title_size=7, save=save,
+                      suptitle=f"Rejected files ({len(rejected)} in all; {len(picked)} shown)")
+
+
+def outputs_grid(result, n: int = 18, ncols: int = 9, seed: int = 0, save=None):
+    """A random sample of the cleaned images (face crops unless faces="off"), titled with the class."""
+    files = [(c, p) for c in result.class_names for p in result.outputs(c)]
+    rng = np.random.default_rng(seed)
+    chosen = sorted(rng.choice(len(files), size=min(n, len(files)), replace=False)) if files else []
+    what = "face crops" if result.faces != "off" else "cleaned images"
+    return image_grid([_thumb(files[i][1]) for i in chosen], [files[i][0] for i in chosen],
+                      ncols=ncols, cell=1.3, save=save,
+                      suptitle=f"A sample of the {what} ({len(files)} in all)")
+
+
+def near_duplicate_pairs(result, n: int = 3, save=None):
+    """The first ``n`` near-duplicate groups (the report's ``group``): two files of each, side by side."""
+    report = result.report[result.report["group"] != ""]
+    pairs = [list(g["source"])[:2] for _, g in report.groupby("group", sort=True) if len(g) > 1][:n]
+    rows = report.set_index("source")
+    images = [_thumb(result.src / s) for pair in pairs for s in pair]
+    titles = [f"{_clip(s, 24)}\n{rows.at[s, 'width']}×{rows.at[s, 'height']}"
+              for pair in pairs for s in pair]
+    return image_grid(images, titles, ncols=2 * min(2, max(1, len(pairs))), cell=2.6,
+                      max_width=10, save=save,
+                      suptitle="Near-duplicates: same photo, different files")

@@ -1,19 +1,11 @@
 """Offline demo data: drawn happy and sad faces, so the series runs without real data.
 
-:func:`make_demo` writes the same layout as the real data::
-
-    root/fer2013/{train,test}/{happy,sad}/*.png   48x48 8-bit grayscale, like FER-2013
-    root/web/{happy,sad}/*                        larger RGB photos (JPEG and PNG)
-    root/SYNTHETIC.txt                            says what this is
-
-Each face is an oval head with two eyes and a mouth arc: curving up (a smile) for
-``happy``, curving down for ``sad``. Size, position, a small rotation, brightness,
-gray level or skin tone, background and noise all vary, so a model has to look at
-the mouth. The web folder also holds a few broken or suspicious files on purpose
-(see :data:`WEB_BAD_INPUTS`) for the cleaning lesson.
-
-The output depends only on ``seed``: the same seed gives the same bytes.
-Numbers measured on this data say nothing about real photos.
+:func:`make_demo` writes the layout of the real data: ``fer2013/{train,test}/{happy,sad}/*.png``
+(48x48 gray, like FER-2013), ``web/{happy,sad}/*`` (larger RGB JPEG/PNG "photos", plus
+the deliberately bad files of :data:`WEB_BAD_INPUTS` for lesson 01) and ``SYNTHETIC.txt``.
+Each face is an oval head with eyes and a mouth arc curving up (happy) or down (sad);
+size, position, tilt, brightness, skin tone, background and noise vary, so a model has
+to look at the mouth. Same seed, same bytes. Numbers measured on it mean nothing for photos.
 """
 from __future__ import annotations
 
@@ -49,23 +41,14 @@ SKIN_TONES = [(255, 224, 196), (241, 194, 150), (224, 172, 122), (198, 134, 86),
 
 _MARKER_TEXT = """\
 SYNTHETIC DEMO DATA - NOT REAL FACES
-=====================================
 version: {version}
 
-Everything below this folder was drawn by helpers/synthetic.py (make_demo, seed={seed}),
-so the notebook series runs on a machine without the real data.
-
-  fer2013/{{train,test}}/{{happy,sad}}/*.png  48x48 grayscale drawings: {n_train} train and
-                                          {n_test} test images per class
-  web/{{happy,sad}}/*                       {n_web} larger RGB drawings per class (JPEG and PNG),
-                                          plus a few bad files on purpose for lesson 01:
+Drawn by helpers/synthetic.py (make_demo, seed={seed}) so the series runs without real data:
+fer2013/ holds {n_train} train and {n_test} test 48x48 drawings per class, web/ {n_web} larger
+RGB drawings per class plus a few bad files on purpose for lesson 01:
 {bad}
-
-Happy faces have a mouth curving up, sad faces a mouth curving down. A small CNN
-learns that easily, so accuracy on this data is high and MEANS NOTHING about real
-photos. Point HAPPYSAD_DATA at the real data to get real numbers (see README).
-
-Safe to delete: it is recreated when needed.
+Happy mouths curve up, sad ones down: accuracy here is high and MEANS NOTHING about
+real photos. Point HAPPYSAD_DATA at the real data (see README). Safe to delete.
 """
 
 
@@ -240,7 +223,7 @@ def _write(tmp: Path, n_train: int, n_test: int, n_web: int, seed: int) -> None:
                       folder / f"{name}_{i:03d}{ext}")
 
     _write_bad_inputs(tmp, seed)
-    bad = "\n".join(f"{'':>42}{path}  ({kind.replace('_', ' ')})"
+    bad = "\n".join(f"  {path}  ({kind.replace('_', ' ')})"
                     for kind, path in WEB_BAD_INPUTS.items())
     (tmp / MARKER).write_text(_MARKER_TEXT.format(version=VERSION, seed=seed, n_train=n_train, n_test=n_test,
                                                   n_web=n_web, bad=bad), encoding="utf-8")
@@ -308,6 +291,3 @@ def make_demo(root: Path | str, n_train: int = 300, n_test: int = 100, n_web: in
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
 
-
-__all__ = ["CLASSES", "MARKER", "VERSION", "WEB_BAD_INPUTS", "DUPLICATE_OF", "SKIN_TONES",
-           "fer_face", "web_face", "make_demo", "is_complete"]

@@ -250,6 +250,23 @@ def test_near_duplicates_are_noted_not_removed(tmp_path):
         assert r["note"].startswith(f"near-duplicate of {other}")
     notes = result.report.set_index("source")["note"]
     assert (notes.drop(["happy/orig.png", "happy/resized.jpg"]) == "").all()
+    groups = result.report.set_index("source")["group"]
+    assert groups["happy/resized.jpg"] == groups["happy/orig.png"] == "happy/orig.png"
+    assert groups.drop(["happy/orig.png", "happy/resized.jpg"]).is_unique
+    again = cleaning.near_duplicate_groups(result.report.set_index("source")["dhash"])
+    assert again.to_dict() == groups.to_dict()          # the report's hashes give the same groups
+
+
+def test_near_duplicate_groups_are_transitive():
+    hashes = {"a": 0, "b": 0b111, "c": 0b111111, "d": (1 << 64) - 1, "e": "ffffffffffffffff"}
+    # a-b and b-c are 3 bits apart, a-c 6: one group through b. d = e (e as the report's hex).
+    groups = cleaning.near_duplicate_groups(hashes, near_bits=4)
+    assert groups.to_dict() == {"a": "a", "b": "a", "c": "a", "d": "d", "e": "d"}
+    assert cleaning.near_duplicate_groups(hashes, near_bits=2).to_dict() == {
+        "a": "a", "b": "b", "c": "c", "d": "d", "e": "d"}
+    linked = cleaning.near_duplicate_groups(hashes, near_bits=-1, links=[("c", "e")])
+    assert linked.to_dict() == {"a": "a", "b": "b", "c": "c", "d": "d", "e": "c"}
+    assert cleaning.near_pairs(hashes, near_bits=4) == [("a", "b", 3), ("b", "c", 3), ("d", "e", 0)]
 
 
 # ------------------------------------------------------------------ faces
@@ -265,7 +282,7 @@ def test_face_modes(tmp_path, monkeypatch):
         return boxes[name]
 
     monkeypatch.setattr(face_module, "detect_faces", fake_detect)
-    crop = run(src, tmp_path / "crop", faces="crop", min_size=16)
+    crop = run(src, tmp_path / "crop", faces="all", min_size=16)
     r = row(crop, "happy/good0.png")
     assert r["output"] == "happy/good0_face0.png; happy/good0_face1.png"
     assert r["face_box"] == "10,10,30,30; 40,40,20,20" and r["faces"] == 2
@@ -277,6 +294,8 @@ def test_face_modes(tmp_path, monkeypatch):
 
     largest = run(src, tmp_path / "largest", faces="largest", min_size=16)
     assert row(largest, "happy/good0.png")["output"] == "happy/good0_face0.png"
+    assert row(largest, "happy/good0.png")["faces"] == 2          # found two, kept the largest
+    assert row(largest, "happy/good0.png")["face_box"] == "10,10,30,30"
     assert len(largest.outputs("happy")) == 1
 
     off = run(src, tmp_path / "off", faces="off")
@@ -288,7 +307,7 @@ def test_real_detector_finds_no_face_in_a_flat_picture(tmp_path):
     src = make_src(tmp_path, n=1)
     save(src / "happy" / "wall.png", np.full((120, 120, 3), 90, np.uint8))
     with pytest.raises(cleaning.CleaningError):      # the noise pictures have no face either
-        run(src, tmp_path / "dst", faces="crop")
+        run(src, tmp_path / "dst", faces="all")
     report = pd.read_csv(tmp_path / "dst" / cleaning.REPORT_NAME, keep_default_na=False)
     assert set(report["reason"]) == {"no face found"}
 
@@ -369,7 +388,7 @@ def test_cli_needs_two_classes(tmp_path):
     save(tmp_path / "src" / "happy" / "a.png", noise(1))
     done = cli(tmp_path / "src", tmp_path / "dst", "--faces", "off")
     assert done.returncode != 0
-    assert "at least two" in done.stderr and "found 1 (happy)" in done.stderr
+    assert "exactly two" in done.stderr and "found 1 (happy)" in done.stderr
     assert "Traceback" not in done.stderr
 
 
@@ -410,7 +429,7 @@ WEB = config.data_dir() / "web"
 def test_a_few_real_web_photos(tmp_path):
     """Read in place (never copied); only a handful, to stay fast."""
     before = {p: p.stat().st_mtime_ns for p in sorted((WEB / "happy").iterdir())[:6]}
-    result = run(WEB, tmp_path / "web_clean", faces="crop", limit=6)
+    result = run(WEB, tmp_path / "web_clean", faces="all", limit=6)
     assert len(result.report) == 12
     assert result.n_kept >= 3
     kept = result.report[result.report["status"] == "kept"]

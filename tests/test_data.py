@@ -19,13 +19,13 @@ def test_class_names_are_sorted_folders(tmp_path):
 
 def test_class_names_needs_exactly_two(tmp_path):
     (tmp_path / "happy").mkdir()
-    with pytest.raises(ValueError, match="exactly two"):
+    with pytest.raises(ValueError, match=r"exactly two .*found 1 \(happy\)"):
         data.class_names(tmp_path)
     for name in ["sad", "angry"]:
         (tmp_path / name).mkdir()
     with pytest.raises(ValueError, match="exactly two"):
         data.class_names(tmp_path)
-    with pytest.raises(FileNotFoundError):
+    with pytest.raises(FileNotFoundError, match="does not exist"):
         data.class_names(tmp_path / "missing")
 
 
@@ -119,29 +119,9 @@ def test_to_model_input_fits_any_image_to_any_model():
     assert back.shape == (1, 256, 256, 3) and np.allclose(back, 7)   # values stay 0-255
 
 
-def test_make_dataset_batches_and_keeps_labels(fer_tree):
-    files = data.image_files(fer_tree / "fer2013" / "test")
-    labels = [int("sad" in f.parts) for f in files]
-    ds = data.make_dataset(files, labels, (48, 48, 1), batch_size=8)
-    xs, ys = zip(*[(x.numpy(), y.numpy()) for x, y in ds])
-    assert xs[0].shape == (8, 48, 48, 1) and xs[0].dtype == np.float32
-    assert list(np.concatenate(ys)) == labels                    # not shuffled when not training
-    first = np.concatenate(ys)
-    train = data.make_dataset(files, labels, (64, 64, 3), batch_size=8, training=True)
-    x, y = next(iter(train))
-    assert x.shape == (8, 64, 64, 3)
-    assert sorted(np.concatenate([b.numpy() for _, b in train])) == sorted(first)
-
-
 def test_locate_prefers_real_data(fer_tree):
     source = data.locate(fer_tree)
     assert not source.synthetic and source.fer == fer_tree / "fer2013" and source.web is None
-
-
-def test_leaky_split_demo_shows_the_leak():
-    result = data.leaky_split_demo(n=60)
-    assert result["test_set_changed_between_passes"]
-    assert result["test_items_also_trained_on"] > result["test_size"] // 2
 
 
 def test_load_split_refuses_a_split_of_other_data(fer_tree, tmp_path, monkeypatch):
@@ -157,17 +137,55 @@ def test_load_split_refuses_a_split_of_other_data(fer_tree, tmp_path, monkeypatc
         data.load_split(out, check_source=True)
 
 
-def test_mixup_blends_images_and_labels_alike():
-    import tensorflow as tf
-    rng = np.random.default_rng(3)
-    images = tf.constant(rng.uniform(0, 255, (8, 4, 4, 1)), tf.float32)
-    labels = tf.constant([0, 1, 0, 1, 1, 0, 0, 1], tf.float32)
-    mixed, soft = data._mixup(images, labels, alpha=0.4, seed=1)
-    mixed, soft, x, y = (np.asarray(t) for t in (mixed, soft, images, labels))
-    # each image is lam * itself + (1 - lam) * its partner in the reversed batch
-    lam = np.array([np.linalg.lstsq((x[i] - x[::-1][i]).reshape(-1, 1),
-                                    (mixed[i] - x[::-1][i]).reshape(-1), rcond=None)[0][0]
-                    for i in range(8)])
-    assert ((lam >= 0.5 - 1e-4) & (lam <= 1 + 1e-4)).all()
-    assert np.allclose(soft, lam * y + (1 - lam) * y[::-1], atol=1e-4)
-    assert not np.allclose(mixed, x)                     # something was blended
+def _own_split(root):
+    """A small split of files under ``root``, with an extra ``group`` column."""
+    rng = np.random.default_rng(7)
+    rows = []
+    for i, which in enumerate(["train"] * 4 + ["val"] * 2 + ["test"] * 2):
+        label = i % 2
+        file = root / ["happy", "sad"][label] / f"{i}.png"
+        file.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(rng.integers(0, 256, (20, 30, 3), np.uint8)).save(file)
+        rows.append({"file": str(file), "label": label, "class": ["happy", "sad"][label],
+                     "split": which, "group": f"g{i // 2}"})
+    return pd.DataFrame(rows)
+
+
+def test_save_split_round_trip(tmp_path):
+    table = _own_split(tmp_path / "photos")
+    path = data.save_split(table, tmp_path / "out", tmp_path / "photos")
+    assert path == tmp_path / "out" / data.SPLIT_FILE
+    loaded = data.load_split(tmp_path / "out")
+    assert list(loaded.columns) == data.SPLIT_COLUMNS + ["group", "file"]
+    assert list(loaded["file"]) == list(table["file"])
+    assert list(loaded["path"]) == [f"{c}/{i}.png" for i, c in enumerate(table["class"])]
+    pd.testing.assert_frame_equal(loaded[["label", "class", "split", "group"]],
+                                  table[["label", "class", "split", "group"]])
+    # pixsha1 was computed from the 1-channel pixels, as prepare_fer_split does
+    assert loaded["pixsha1"][0] == data.pixel_hash(data.read_image(table["file"][0], 1))
+    images, labels = data.load_xy(loaded, "val", channels=3)
+    assert images.shape == (2, 20, 30, 3) and list(labels) == [0, 1]
+
+
+def test_save_split_refuses_a_leak(tmp_path):
+    table = _own_split(tmp_path / "photos")
+    leak = table.copy()
+    leak.loc[7, "file"] = leak.loc[0, "file"]           # one file in train and in test
+    with pytest.raises(ValueError, match="path .*two splits"):
+        data.save_split(leak, tmp_path / "out", tmp_path / "photos")
+    same = table.assign(pixsha1="x" * 40)               # other files, the same pixels
+    with pytest.raises(ValueError, match="pixsha1 .*two splits"):
+        data.save_split(same, tmp_path / "out", tmp_path / "photos")
+    with pytest.raises(ValueError, match="train, val or test"):
+        data.save_split(table.assign(split="holdout"), tmp_path / "out", tmp_path / "photos")
+    assert not (tmp_path / "out" / data.SPLIT_FILE).exists()
+
+
+def test_saved_fer_split_shares_no_image(fer_tree, tmp_path, monkeypatch):
+    """What every later notebook reads: no file and no duplicate image in two splits."""
+    fer = fer_tree / "fer2013"
+    for i in range(3):   # duplicates that the split must resolve, within and across splits
+        shutil.copy(fer / f"train/happy/train_happy_{i:03d}.png", fer / f"train/happy/copy{i}.png")
+        shutil.copy(fer / f"test/sad/test_sad_{i:03d}.png", fer / f"train/sad/copy{i}.png")
+    _, _, out = _prepare(fer_tree, tmp_path, monkeypatch)
+    _assert_disjoint(data.load_split(out))

@@ -93,6 +93,28 @@ def test_crop_margin_is_clipped_at_the_edges():
         faces.crop_face(image, (10, 10, 20, 20), margin=-0.1)
 
 
+def test_face_crops_detect_largest_crop(monkeypatch):
+    image = np.random.default_rng(2).integers(0, 256, (100, 120, 3), dtype=np.uint8)
+    found = [(10, 10, 40, 40), (70, 50, 20, 20)]
+    monkeypatch.setattr(faces, "detect_faces", lambda im, **kwargs: found)
+    every = faces.face_crops(image, "all")
+    assert [box for box, _ in every] == found
+    assert every[0][1].shape == (40 + 2 * 8, 40 + 2 * 8, 3)         # faces.MARGIN = 0.2 each side
+    assert np.array_equal(every[1][1], faces.crop_face(image, found[1], faces.MARGIN))
+    assert [box for box, _ in faces.face_crops(image, "largest")] == [found[0]]
+    assert faces.face_crops(image, "all", margin=0)[1][1].shape == (20, 20, 3)
+    (box, whole), = faces.face_crops(image, "off")                   # no detection at all
+    assert box == (0, 0, 120, 100) and np.array_equal(whole, image)
+    monkeypatch.setattr(faces, "detect_faces", lambda im, **kwargs: [])
+    assert faces.face_crops(image, "largest") == [] and faces.face_crops(image, "all") == []
+    with pytest.raises(ValueError, match="largest, all, off"):
+        faces.face_crops(image, "crop")
+
+
+def test_face_crops_with_the_real_detector_on_gray():
+    assert faces.face_crops(np.full((80, 80, 1), 200, np.uint8), "all") == []
+
+
 def test_largest_face():
     assert faces.largest_face([]) is None
     assert faces.largest_face([(0, 0, 10, 10), (5, 5, 30, 20), (1, 1, 20, 20)]) == (5, 5, 30, 20)

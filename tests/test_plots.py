@@ -37,15 +37,15 @@ def _history(n=6, best=3):
 
 
 def test_learning_curves(tmp_path):
-    fig = plots.learning_curves({"seed CNN": _history(6, 4), "ours": _history(8, 6)},
+    fig = plots.learning_curves({"original_cnn": _history(6, 4), "happy_sad": _history(8, 6)},
                                 save=tmp_path / "lc.png")
     assert isinstance(fig, Figure)
     loss_ax, acc_ax = fig.axes
     assert loss_ax.get_title() == "Loss" and acc_ax.get_title() == "Accuracy"
     assert loss_ax.get_xlabel() == "epoch" and acc_ax.get_ylabel() == "accuracy"
     labels = [t.get_text() for t in loss_ax.get_legend().get_texts()]
-    assert "ours best epoch (6)" in labels and "seed CNN best epoch (4)" in labels
-    assert "seed CNN train" in labels and "seed CNN validation" in labels
+    assert "happy_sad best epoch (6)" in labels and "original_cnn best epoch (4)" in labels
+    assert "original_cnn train" in labels and "original_cnn validation" in labels
     assert (tmp_path / "lc.png").stat().st_size > 1000
 
 
@@ -78,18 +78,18 @@ def test_confusion_matrix_threshold_and_names_come_from_arguments():
 
 def test_confusion_matrix_on_given_axes():
     fig, axes = plt.subplots(1, 2)
-    out = plots.confusion_matrix([0, 1], [0.1, 0.9], ax=axes[1], title="ours")
-    assert out is fig and axes[1].get_title() == "ours"
+    out = plots.confusion_matrix([0, 1], [0.1, 0.9], ax=axes[1], title="happy_sad")
+    assert out is fig and axes[1].get_title() == "happy_sad"
 
 
 def test_roc_pr_curves(yp, tmp_path):
     y, p = yp
-    fig = plots.roc_pr_curves({"seed CNN": (y, p), "ours": (y, p ** 0.5)}, save=tmp_path / "r.png")
+    fig = plots.roc_pr_curves({"original_cnn": (y, p), "happy_sad": (y, p ** 0.5)}, save=tmp_path / "r.png")
     roc, pr = fig.axes
     assert roc.get_title() == "ROC curve" and pr.get_title() == "Precision-recall curve (sad)"
     assert pr.get_xlabel() == "sad recall" and pr.get_ylabel() == "sad precision"
     labels = [t.get_text() for t in roc.get_legend().get_texts()]
-    assert labels[0].startswith("seed CNN (AUC ") and labels[-1] == "chance"
+    assert labels[0].startswith("original_cnn (AUC ") and labels[-1] == "chance"
     assert any(t.get_text().startswith("chance (0.40") for t in pr.get_legend().get_texts())
     assert (tmp_path / "r.png").exists()
 
@@ -122,7 +122,8 @@ def test_image_grid_gray_rgb_and_missing(tmp_path):
 
 
 def test_image_grid_empty():
-    assert isinstance(plots.image_grid([]), Figure)
+    fig = plots.image_grid([])
+    assert isinstance(fig, Figure) and fig.axes[0].texts[0].get_text() == "(nothing to show)"
 
 
 def test_draw_predictions(tmp_path):
@@ -144,3 +145,51 @@ def test_draw_predictions(tmp_path):
 def test_draw_predictions_without_faces():
     fig = plots.draw_predictions(np.zeros((50, 50, 3), np.uint8), [])
     assert fig.axes[0].get_title() == "no face found" and not fig.axes[0].patches
+
+
+# ------------------------------------------------------------------ the cleaning figures
+@pytest.fixture
+def cleaned(tmp_path):
+    """A cleaning run with a broken file, a duplicate and a near-duplicate pair."""
+    from PIL import Image
+    from helpers import cleaning
+    rng = np.random.default_rng(0)
+    for cls in ["happy", "sad"]:
+        (tmp_path / "src" / cls).mkdir(parents=True)
+        for i in range(3):
+            small = rng.integers(0, 256, (6, 6, 3), dtype=np.uint8)
+            Image.fromarray(small).resize((64, 64), Image.Resampling.BICUBIC).save(
+                tmp_path / "src" / cls / f"{i}.png")
+    (tmp_path / "src" / "happy" / "notes.jpg").write_text("not a picture")
+    (tmp_path / "src" / "sad" / "copy.png").write_bytes((tmp_path / "src" / "sad" / "0.png").read_bytes())
+    with Image.open(tmp_path / "src" / "happy" / "0.png") as img:
+        img.resize((50, 50)).save(tmp_path / "src" / "happy" / "small.jpg", quality=90)
+    return cleaning.clean(tmp_path / "src", tmp_path / "dst", faces="off", progress=False,
+                          verbose=False)
+
+
+def test_reasons_bar(cleaned, tmp_path):
+    fig = plots.reasons_bar(cleaned.report, save=tmp_path / "r.png")
+    ax = fig.axes[0]
+    assert ax.get_title() == "Why files were rejected" and ax.get_xlabel() == "number of files"
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["duplicate", "not an image"]
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["happy", "sad"]
+    assert (tmp_path / "r.png").exists()
+    nothing = plots.reasons_bar(cleaned.report[cleaned.report["status"] == "kept"])
+    assert nothing.axes[0].texts[0].get_text() == "nothing was rejected"
+
+
+def test_rejected_grid_shows_each_reason(cleaned):
+    fig = plots.rejected_grid(cleaned, n=12)
+    assert fig._suptitle.get_text() == "Rejected files (2 in all; 2 shown)"
+    titles = [ax.get_title() for ax in fig.axes[:2]]
+    assert titles[0].startswith("duplicate of sad/0.png") and titles[1].startswith("not an image")
+    assert fig.axes[0].images and not fig.axes[1].images      # a text file cannot be shown
+
+
+def test_outputs_grid_and_near_duplicate_pairs(cleaned):
+    fig = plots.outputs_grid(cleaned, n=4)
+    assert fig._suptitle.get_text() == "A sample of the cleaned images (7 in all)"
+    assert sum(bool(ax.images) for ax in fig.axes) == 4
+    fig = plots.near_duplicate_pairs(cleaned, n=3)
+    assert [ax.get_title() for ax in fig.axes] == ["happy/0.png\n64×64", "happy/small.jpg\n50×50"]
