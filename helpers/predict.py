@@ -1,151 +1,178 @@
-"""Predicting new photos: find the faces, crop them, say happy or sad.
+"""Predicting new photos: find the faces, crop them, say which class (``python -m helpers predict``).
 
-* :func:`load_predictor` - a ``.keras`` file (Keras safe mode), a ``.tflite`` file
-  (lesson 07's ``helpers.export.TFLitePredictor``) or an in-memory Keras model, all
-  behind one small interface: ``.input_shape`` and ``.predict_proba(batch_uint8)``.
-* :func:`predict_faces` - one RGB photo -> a list of faces, each a dict with
-  ``box``, ``label``, ``class_index``, ``p_class1`` (also as ``p_<class 1 name>``,
-  e.g. ``p_sad``) and ``probability`` (of the predicted label).
-* :func:`main` - ``python -m helpers predict IMAGE_OR_FOLDER... [--model PATH]
-  [--threshold T] [--faces largest|all|off] [--json]``.
-
-Pixels are read with Pillow as RGB (``helpers.data.read_image``) and fitted to the
-model with ``helpers.data.to_model_input`` - the same step as in training. The
-original tutorial read photos with ``cv2.imread``, which returns BGR: red and blue
-swapped before the model ever saw them.
+* :func:`load_predictor` - a ``.keras`` file (Keras safe mode) or a ``.tflite`` file behind
+  one interface: ``.predict_proba(images_uint8)`` -> P(class 1), ``.input_shape`` ``(H, W, C)``,
+  ``.class_names`` and the decision ``.threshold``. Class names and threshold come from the
+  facts saved beside the model (``models.read_facts``: lesson 03 saves the class names,
+  lesson 04 the threshold it chose on validation; a ``.tflite`` file has its own ``.json``).
+  Without a saved threshold the predictor says so: ``.threshold_source == "default 0.5"``.
+* :func:`predict_faces` - one RGB photo -> a list of faces: ``box``, ``label``,
+  ``class_index``, ``p_class1`` (also as ``p_<class 1 name>``) and ``probability`` (of the label).
+* :func:`main` - the CLI. Faces: ``helpers.faces`` (lesson 01's detector and margin); pixels
+  read as RGB by Pillow (the original tutorial's ``cv2.imread`` gave BGR) and fitted by
+  ``data.to_model_input``, the same step as in training.
 """
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
+import os
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
 
-from . import config
+from . import config, faces, models
 
-FACE_MODES = ("largest", "all", "off")
-DEFAULT_CLASSES = ("happy", "sad")     # the series' classes, sorted; used only without better info
-DEFAULT_MARGIN = 0.2
-
-
-# ----------------------------------------------------------------------------- predictors
-def sidecar(path: Path | str) -> dict:
-    """The facts saved beside a model file (``happy_sad.keras`` -> ``happy_sad.json``)."""
-    side = Path(path).with_suffix(".json")
-    if side.is_file():
-        try:
-            return json.loads(side.read_text())
-        except ValueError:
-            return {}
-    return {}
+FACE_MODES = faces.FACE_MODES     # "largest", "all", "off": the words of `helpers clean --faces`
+DEFAULT_THRESHOLD = 0.5
 
 
-def default_class_names() -> tuple[str, str]:
-    """The sorted class folders of the data, else the series' ``happy``/``sad``."""
+def default_class_names() -> tuple[str, ...]:
+    """The sorted class folders of the data (``fer2013/train``, else ``web``)."""
     from .data import class_names
     for folder in (config.data_dir() / "fer2013" / "train", config.data_dir() / "web"):
         try:
             return tuple(class_names(folder))
         except (FileNotFoundError, ValueError):
             continue
-    return DEFAULT_CLASSES
+    raise FileNotFoundError(f"No class names: the model has no saved facts and {config.data_dir()} "
+                            "has no class folders. Pass class_names=(...).")
 
 
-class KerasPredictor:
-    """A Keras model behind the predictor interface."""
+class _Predictor:
+    """What both predictors share: the facts saved beside the model file."""
+
+    def _read_facts(self, path: Path | None) -> None:
+        facts = models.read_facts(path) if path else {}
+        self.class_names = tuple(facts["class_names"]) if facts.get("class_names") else None
+        saved = facts.get("threshold")
+        self.threshold = float(saved) if saved is not None else DEFAULT_THRESHOLD
+        self.threshold_source = "saved" if saved is not None else f"default {DEFAULT_THRESHOLD}"
+
+
+class KerasPredictor(_Predictor):
+    """A Keras model (loaded or in memory) behind the predictor interface."""
 
     def __init__(self, model, path: Path | None = None):
-        self.model = model
-        self.path = path
+        self.model, self.path = model, path
         self.input_shape = tuple(int(d) for d in model.input_shape[1:])
-        facts = sidecar(path) if path else {}
-        self.class_names = tuple(facts["class_names"]) if facts.get("class_names") else None
+        self._read_facts(path)
 
-    def predict_proba(self, batch_uint8) -> np.ndarray:
-        """P(class 1) for a batch of 0-255 images (any size; fitted by ``to_model_input``)."""
+    def predict_proba(self, images_uint8) -> np.ndarray:
+        """P(class 1) for 0-255 images of any size / channels (fitted by ``to_model_input``)."""
         from .evaluation import predict_proba
-        return predict_proba(self.model, batch_uint8)
+        return predict_proba(self.model, images_uint8)
 
-    def __repr__(self) -> str:
-        return f"KerasPredictor({self.path or self.model.name}, input_shape={self.input_shape})"
+
+class TFLitePredictor(_Predictor):
+    """A ``.tflite`` model like a saved Keras model: 0-255 pixels in, P(class 1) out.
+
+    Integer models (lesson 07's int8 export) take and return int8: the input pixels are
+    quantised and the output dequantised with each tensor's scale and zero point. The
+    interpreter is resized to the batch (at most ``max_batch`` images per invoke).
+    """
+
+    def __init__(self, path: Path | str, max_batch: int = 256, num_threads: int | None = None):
+        try:
+            from ai_edge_litert.interpreter import Interpreter   # LiteRT, if installed
+        except ImportError:
+            import tensorflow as tf
+            Interpreter = tf.lite.Interpreter
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise FileNotFoundError(f"No TFLite model at {self.path}")
+        self.max_batch = int(max_batch)
+        with warnings.catch_warnings():              # tf.lite.Interpreter's deprecation note
+            warnings.simplefilter("ignore")
+            self.interpreter = Interpreter(model_path=str(self.path),
+                                           num_threads=num_threads or os.cpu_count() or 1)
+        self.interpreter.allocate_tensors()
+        self._input = self.interpreter.get_input_details()[0]
+        self._output = self.interpreter.get_output_details()[0]
+        self.input_shape = tuple(int(d) for d in self._input["shape"][1:])
+        self.input_dtype = np.dtype(self._input["dtype"])
+        self._batch = int(self._input["shape"][0])
+        self._read_facts(self.path)
+
+    @property
+    def quantization(self) -> dict:
+        """(scale, zero_point) of the input and output tensors; (0.0, 0) means float."""
+        return {"input": tuple(self._input["quantization"]),
+                "output": tuple(self._output["quantization"])}
+
+    def _run(self, x: np.ndarray) -> np.ndarray:
+        """One invoke on images already at ``input_shape`` (float 0-255)."""
+        if len(x) != self._batch:
+            self.interpreter.resize_tensor_input(self._input["index"], [len(x), *self.input_shape])
+            self.interpreter.allocate_tensors()
+            self._batch = len(x)
+        scale, zero = self._input["quantization"]
+        if np.issubdtype(self.input_dtype, np.integer):
+            info = np.iinfo(self.input_dtype)
+            x = np.clip(np.round(x / (scale or 1.0) + zero), info.min, info.max)
+        self.interpreter.set_tensor(self._input["index"], x.astype(self.input_dtype))
+        self.interpreter.invoke()
+        out = self.interpreter.get_tensor(self._output["index"]).astype(np.float32)
+        scale, zero = self._output["quantization"]
+        return (out - zero) * scale if np.issubdtype(self._output["dtype"], np.integer) and scale else out
+
+    def predict_proba(self, images_uint8) -> np.ndarray:
+        """P(class 1) in [0, 1] for 0-255 images of any size / channels."""
+        from .data import to_model_input
+        images = np.asarray(images_uint8)
+        images = images[None] if images.ndim == 3 else images
+        out = [np.zeros(0, np.float32)]
+        for start in range(0, len(images), self.max_batch):
+            x = np.asarray(to_model_input(images[start:start + self.max_batch], self.input_shape))
+            out.append(self._run(x).reshape(-1))
+        return np.clip(np.concatenate(out), 0.0, 1.0).astype(np.float32)
 
 
 def load_predictor(model):
-    """A predictor for ``model``: a ``.keras`` / ``.tflite`` path, a Keras model, or a predictor.
-
-    The result has ``.input_shape`` ``(H, W, C)`` and ``.predict_proba(batch_uint8)``
-    returning P(class 1) per image.
-    """
-    if hasattr(model, "predict_proba") and hasattr(model, "input_shape"):
-        return model                                    # already a predictor
-    if isinstance(model, (str, Path)):
-        path = Path(model)
-        if path.suffix == ".keras":
-            from .models import load_model
-            return KerasPredictor(load_model(path), path)
-        if path.suffix == ".tflite":
-            if importlib.util.find_spec("helpers.export") is None:
-                raise RuntimeError(
-                    f"{path.name} is a TensorFlow Lite model; reading it needs helpers/export.py "
-                    "(lesson 07), which this checkout does not have. Use a .keras model instead.")
-            from .notebook import require
-            from .export import TFLitePredictor
-            return TFLitePredictor(require(path, "07_efficiency_and_deployment", f"The model {path.name}"))
-        raise ValueError(f"{path}: expected a .keras or .tflite model file")
-    if hasattr(model, "input_shape") and callable(model):
-        return KerasPredictor(model)                    # an in-memory Keras model
-    raise TypeError(f"cannot predict with a {type(model).__name__}")
-
-
-# ----------------------------------------------------------------------------- faces
-def _fit(images, input_shape) -> np.ndarray:
-    """Each image resized to the model input (own sizes allowed), as one uint8 batch."""
-    from .data import to_model_input
-    batch = [np.asarray(to_model_input(image, input_shape)) for image in images]
-    return np.round(np.concatenate(batch)).astype(np.uint8)
+    """A predictor for a ``.keras`` / ``.tflite`` path, an in-memory Keras model, or a predictor."""
+    if hasattr(model, "predict_proba") and hasattr(model, "threshold"):
+        return model                                       # already a predictor
+    if not isinstance(model, (str, Path)):
+        return KerasPredictor(model)                       # an in-memory Keras model
+    path = Path(model)
+    if path.suffix == ".keras":
+        return KerasPredictor(models.load_model(path), path)
+    if path.suffix == ".tflite":
+        return TFLitePredictor(config.require(path, "07_efficiency_and_deployment",
+                                              f"The model {path.name}"))
+    raise ValueError(f"{path}: expected a .keras or .tflite model file")
 
 
 def predict_faces(model, rgb_image, faces_mode: str = "largest", class_names=None,
-                  threshold: float = 0.5, margin: float = DEFAULT_MARGIN) -> list[dict]:
-    """Faces in one RGB uint8 photo with the model's verdict, largest face first.
+                  threshold: float | None = None) -> list[dict]:
+    """The faces in one uint8 photo with the model's verdict, largest face first.
 
-    ``faces_mode``: ``"largest"`` (one face, the biggest), ``"all"``, or ``"off"``
-    (the whole image is the face: for ready-made crops like FER-2013). The label is
-    ``class_names[int(p >= threshold)]``; class names come from the argument, the
-    model's sidecar, or the data's sorted class folders. Returns ``[]`` when no face
-    is found.
+    ``faces_mode``: ``"largest"`` (one face), ``"all"``, or ``"off"`` (the whole image is
+    the face, for ready-made crops like FER-2013). The label is
+    ``class_names[int(p >= threshold)]``; ``threshold`` and ``class_names`` default to the
+    model's saved facts. Returns ``[]`` when no face is found.
     """
-    from . import faces
-    if faces_mode not in FACE_MODES:
-        raise ValueError(f"faces_mode must be one of {FACE_MODES}, not {faces_mode!r}")
+    from .data import to_model_input
     predictor = load_predictor(model)
+    threshold = predictor.threshold if threshold is None else float(threshold)
+    names = tuple(class_names or predictor.class_names or default_class_names())
     image = np.asarray(rgb_image)
     if image.dtype != np.uint8:
         raise TypeError(f"expected a uint8 image (0-255), got {image.dtype}")
-    if image.ndim == 2:
-        image = image[..., None]
-    names = tuple(class_names or getattr(predictor, "class_names", None) or default_class_names())
-
-    if faces_mode == "off":
-        boxes = [(0, 0, image.shape[1], image.shape[0])]
-        crops = [image]
-    else:
-        boxes = faces.detect_faces(image if image.shape[2] != 1 else image[..., 0])
-        if faces_mode == "largest":
-            boxes = boxes[:1]
-        crops = [faces.crop_face(image, box, margin) for box in boxes]
-    if not boxes:
+    found = faces.face_crops(image[..., None] if image.ndim == 2 else image, faces_mode)
+    if not found:
         return []
-    p = np.asarray(predictor.predict_proba(_fit(crops, predictor.input_shape)), float).reshape(-1)
+    boxes, crops = zip(*found)
+    batch = np.concatenate([np.asarray(to_model_input(c, predictor.input_shape)) for c in crops])
+    p = np.asarray(predictor.predict_proba(np.round(batch).astype(np.uint8)), float).reshape(-1)
     out = []
     for box, p1 in zip(boxes, p):
         index = int(p1 >= threshold)
         out.append({"box": tuple(int(v) for v in box), "label": names[index], "class_index": index,
                     "p_class1": float(p1), f"p_{names[1]}": float(p1),
-                    "probability": float(p1 if index else 1.0 - p1), "threshold": float(threshold)})
+                    "probability": float(p1 if index else 1.0 - p1), "threshold": threshold})
     return out
 
 
@@ -156,24 +183,18 @@ def predict_file(model, path, **kwargs) -> list[dict]:
 
 
 def photos_with_faces(files, n: int = 2, max_faces: int | None = None) -> list[Path]:
-    """The first ``n`` readable images among ``files`` in which the detector finds a face.
-
-    ``max_faces`` skips crowded photos (more faces than that). Used by lesson 04
-    to pick a few web photos worth predicting; unreadable files are skipped.
-    """
-    from . import faces
+    """The first ``n`` readable images among ``files`` with 1 to ``max_faces`` faces found."""
     from .data import read_image
     picked = []
     for path in files:
-        if len(picked) >= n:
-            break
         try:
-            image = read_image(path, channels=3)
+            found = faces.detect_faces(read_image(path, channels=3))
         except Exception:                 # any decoding problem: not a photo to show
             continue
-        found = faces.detect_faces(image)
         if found and (max_faces is None or len(found) <= max_faces):
             picked.append(Path(path))
+            if len(picked) == n:
+                break
     return picked
 
 
@@ -198,8 +219,10 @@ def _read(path: Path):
         return None, "no such file"
     try:
         return read_image(path, channels=3), None
-    except (UnidentifiedImageError, Image.DecompressionBombError) as err:
-        return None, "not an image" if isinstance(err, UnidentifiedImageError) else "image too large"
+    except UnidentifiedImageError:
+        return None, "not an image"
+    except Image.DecompressionBombError:
+        return None, "image too large"
     except (OSError, ValueError, SyntaxError) as err:
         return None, f"not an image ({type(err).__name__}: {err})"
 
@@ -207,51 +230,53 @@ def _read(path: Path):
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m helpers predict",
-        description="Find the faces in photos and say, for each, happy or sad with P(class 1).")
+        description="Find the faces in photos and say, for each, its class with P(class 1).")
     parser.add_argument("inputs", nargs="+", metavar="IMAGE_OR_FOLDER")
-    parser.add_argument("--model", default=None,
-                        help=f"a .keras or .tflite model (default: models/{config.OUR_MODEL}, "
-                             "models/fast/ in fast mode)")
+    parser.add_argument("--model", default=None, help=f"a .keras or .tflite model (default: "
+                        f"models/{config.OUR_MODEL}, models/fast/ in fast mode)")
     parser.add_argument("--threshold", type=float, default=None,
-                        help="decision threshold on P(class 1) (default: the model's sidecar, else 0.5)")
+                        help="decision threshold on P(class 1) (default: the one notebook 04 "
+                             f"saved beside the model, else {DEFAULT_THRESHOLD})")
     parser.add_argument("--faces", choices=FACE_MODES, default="largest",
                         help="largest face (default), all faces, or off: the whole image is the face")
-    parser.add_argument("--margin", type=float, default=DEFAULT_MARGIN,
-                        help="border added around each face box, as a fraction of its size")
     parser.add_argument("--json", action="store_true", help="print one JSON list instead of lines")
     args = parser.parse_args(argv)
 
     model_path = Path(args.model) if args.model else config.models_dir() / config.OUR_MODEL
     try:
         predictor = load_predictor(model_path)
-    except (FileNotFoundError, RuntimeError, ValueError) as err:
+        names = predictor.class_names or default_class_names()
+    except (FileNotFoundError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    facts = sidecar(model_path)
-    threshold = args.threshold if args.threshold is not None else float(facts.get("threshold", 0.5))
-    names = tuple(getattr(predictor, "class_names", None) or default_class_names())
-    positive = names[1]
+    if args.threshold is None:
+        threshold, source = predictor.threshold, predictor.threshold_source
+    else:
+        threshold, source = args.threshold, "--threshold"
+    if source.startswith("default"):
+        print(f"note: no threshold saved beside {model_path.name} (notebook 04_evaluate saves it): "
+              f"using the default {DEFAULT_THRESHOLD}", file=sys.stderr)
 
-    records, predicted = [], 0
+    records, predicted, positive = [], 0, names[1]
     for path in _inputs(args.inputs):
         image, problem = _read(path)
         if problem is None:
-            faces = predict_faces(predictor, image, args.faces, names, threshold, args.margin)
-            problem = None if faces else "no face found"
+            found = predict_faces(predictor, image, args.faces, names, threshold)
+            problem = None if found else "no face found"
         if problem:
             records.append({"file": str(path), "error": problem})
             if not args.json:
                 print(f"{path}: {problem}")
             continue
         predicted += 1
-        for face in faces:
-            record = {"file": str(path), "box": list(face["box"]), "label": face["label"],
-                      f"p_{positive}": round(face["p_class1"], 4), "threshold": threshold}
-            records.append(record)
+        for face in found:
+            records.append({"file": str(path), "box": list(face["box"]), "label": face["label"],
+                            f"p_{positive}": round(face["p_class1"], 4), "threshold": threshold,
+                            "threshold_source": source})
             if not args.json:
                 x, y, w, h = face["box"]
                 print(f"{path}: box=({x},{y},{w},{h}) {face['label']:<6} "
-                      f"P({positive})={face['p_class1']:.2f}")
+                      f"P({positive})={face['p_class1']:.2f} (threshold {threshold:.2f}, {source})")
     if args.json:
         print(json.dumps(records, indent=1))
     if not predicted:
@@ -260,5 +285,5 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-__all__ = ["load_predictor", "predict_faces", "predict_file", "photos_with_faces", "KerasPredictor",
-           "main", "FACE_MODES", "default_class_names", "sidecar"]
+__all__ = ["load_predictor", "predict_faces", "predict_file", "photos_with_faces", "main",
+           "KerasPredictor", "TFLitePredictor", "FACE_MODES", "DEFAULT_THRESHOLD"]

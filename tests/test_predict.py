@@ -1,7 +1,9 @@
 """helpers.predict: faces in photos -> label + P(class 1), and ``python -m helpers predict``.
 
 The models are tiny and built here with known weights, so each test knows the right
-answer: one says "class 1" for bright images, one reads only the red channel.
+answer: one says "class 1" for bright images, one reads only the red channel, one always
+says P(class 1) = 0.6 (to show which threshold decides). TFLite files are converted here
+from a tiny network (float32 and int8), to check the TFLite predictor against Keras.
 """
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from helpers import config, data, predict
+from helpers import config, data, models, predict
 
 WEB = config.data_dir() / "web"
 needs_web = pytest.mark.skipif(not (WEB / "happy").is_dir(),
@@ -51,6 +53,15 @@ def red_model(tmp_path_factory) -> Path:
     return _save(model, tmp_path_factory.mktemp("models") / "red.keras")
 
 
+@pytest.fixture
+def constant_model(tmp_path) -> Path:
+    """P(class 1) = 0.6 for every image, saved WITHOUT facts beside it."""
+    model = keras.Sequential([keras.Input((16, 16, 1)), keras.layers.GlobalAveragePooling2D(),
+                              keras.layers.Dense(1, activation="sigmoid")])
+    model.layers[-1].set_weights([np.zeros((1, 1)), np.array([np.log(0.6 / 0.4)])])
+    return _save(model, tmp_path / "constant.keras")
+
+
 def _png(path: Path, array) -> Path:
     Image.fromarray(np.asarray(array, np.uint8)).save(path)
     return path
@@ -67,29 +78,66 @@ def test_load_predictor_keras_path(bright_model):
     p = predictor.predict_proba(np.stack([_uniform(255, (16, 16, 1)), _uniform(0, (16, 16, 1))]))
     np.testing.assert_allclose(p, [_sigmoid(10), _sigmoid(-10)], rtol=1e-4)
     assert predict.load_predictor(predictor) is predictor          # a predictor passes through
+    assert predictor.class_names is None                            # no facts saved beside it
+    assert (predictor.threshold, predictor.threshold_source) == (0.5, "default 0.5")
 
 
 def test_load_predictor_in_memory_model():
     model = keras.Sequential([keras.Input((4, 4, 1)), keras.layers.GlobalAveragePooling2D(),
                               keras.layers.Dense(1, activation="sigmoid")])
-    assert predict.load_predictor(model).input_shape == (4, 4, 1)
+    predictor = predict.load_predictor(model)
+    assert predictor.input_shape == (4, 4, 1) and predictor.threshold == 0.5
 
 
 def test_load_predictor_missing_or_wrong_files(tmp_path):
     with pytest.raises(FileNotFoundError, match="03"):
         predict.load_predictor(tmp_path / "missing.keras")
+    with pytest.raises(FileNotFoundError, match="07"):
+        predict.load_predictor(tmp_path / "missing.tflite")
     with pytest.raises(ValueError, match=".keras or .tflite"):
         predict.load_predictor(tmp_path / "model.h5")
 
 
-def test_tflite_uses_export_module_or_says_why(tmp_path, monkeypatch):
-    import importlib.util
-    if importlib.util.find_spec("helpers.export") is None:
-        with pytest.raises(RuntimeError, match="lesson 07"):
-            predict.load_predictor(tmp_path / "m.tflite")
-    else:                                    # lesson 07 is there: a missing file says which notebook
-        with pytest.raises(FileNotFoundError, match="07"):
-            predict.load_predictor(tmp_path / "m.tflite")
+# ----------------------------------------------------------------------------- the saved threshold
+def test_predict_uses_the_saved_threshold(constant_model):
+    """Issue 10: lesson 04 saves its threshold beside the model; predict must use it."""
+    [face] = predict.predict_faces(constant_model, _uniform(100), "off", ("happy", "sad"))
+    assert face["p_class1"] == pytest.approx(0.6, abs=1e-5)
+    assert face["label"] == "sad" and face["threshold"] == 0.5          # no facts: 0.5
+    models.write_facts(constant_model, threshold=0.99, class_names=["happy", "sad"])
+    predictor = predict.load_predictor(constant_model)
+    assert (predictor.threshold, predictor.threshold_source) == (0.99, "saved")
+    assert predictor.class_names == ("happy", "sad")
+    [face] = predict.predict_faces(constant_model, _uniform(100), "off")
+    assert face["label"] == "happy" and face["threshold"] == 0.99       # P = 0.6 < 0.99
+    # an explicit threshold still wins
+    [face] = predict.predict_faces(predictor, _uniform(100), "off", threshold=0.5)
+    assert face["label"] == "sad"
+
+
+def test_cli_reports_the_threshold_it_used(constant_model, tmp_path, capsys):
+    photo = _png(tmp_path / "face.png", _uniform(100))
+    args = [str(photo), "--model", str(constant_model), "--faces", "off"]
+    assert predict.main(args + ["--json"]) == 0
+    captured = capsys.readouterr()
+    [record] = json.loads(captured.out)
+    assert record["label"] == "sad" and record["p_sad"] == pytest.approx(0.6, abs=1e-4)
+    assert (record["threshold"], record["threshold_source"]) == (0.5, "default 0.5")
+    assert "no threshold saved" in captured.err and "04" in captured.err
+    assert predict.main(args) == 0                                       # text output says so too
+    captured = capsys.readouterr()
+    assert "default 0.5" in captured.out and "no threshold saved" in captured.err
+
+    models.write_facts(constant_model, threshold=0.99, class_names=["happy", "sad"])
+    assert predict.main(args + ["--json"]) == 0
+    captured = capsys.readouterr()
+    [record] = json.loads(captured.out)
+    assert record["label"] == "happy"
+    assert (record["threshold"], record["threshold_source"]) == (0.99, "saved")
+    assert "no threshold saved" not in captured.err
+    assert predict.main(args + ["--threshold", "0.5"]) == 0
+    out = capsys.readouterr().out
+    assert " sad " in out and "threshold 0.50, --threshold" in out
 
 
 # ----------------------------------------------------------------------------- predict_faces
@@ -125,7 +173,7 @@ def test_default_class_names_are_sorted_folders():
 def test_no_face_found_gives_empty_list(bright_model):
     assert predict.predict_faces(bright_model, _uniform(128, (120, 120, 3)), "largest") == []
     assert predict.predict_faces(bright_model, _uniform(128, (120, 120, 3)), "all") == []
-    with pytest.raises(ValueError, match="faces_mode"):
+    with pytest.raises(ValueError, match="faces must be one of"):
         predict.predict_faces(bright_model, _uniform(128), "some")
 
 
@@ -250,3 +298,99 @@ def test_photos_with_faces_picks_readable_photos_with_a_face(tmp_path):
     picked = predict.photos_with_faces([tmp_path / "notes.txt", blank, photo, photo], n=1)
     assert picked == [photo]
     assert predict.photos_with_faces([blank], n=3) == []
+
+
+# ----------------------------------------------------------------------------- TFLite
+def _structured(n, seed, shape=(16, 16, 1)):
+    """0-255 images with blobs and gradients (not plain noise), so activations look real."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:shape[0], 0:shape[1]] / shape[0]
+    out = []
+    for _ in range(n):
+        cx, cy, r = rng.uniform(0.2, 0.8), rng.uniform(0.2, 0.8), rng.uniform(0.1, 0.4)
+        img = np.exp(-((xx - cx) ** 2 + (yy - cy) ** 2) / (2 * r ** 2)) + 0.3 * rng.uniform() * xx
+        out.append(np.round(255 * (img - img.min()) / np.ptp(img)).astype(np.uint8)[..., None])
+    return np.stack(out)
+
+
+@pytest.fixture(scope="module")
+def tflite_files(tmp_path_factory):
+    """A tiny conv network saved as .keras, and converted to float32 and int8 .tflite files
+    (with the class names and threshold in a .json beside each, as lesson 07 writes them)."""
+    import tensorflow as tf
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((16, 16, 1)), keras.layers.Rescaling(1 / 255),
+                              keras.layers.Conv2D(4, 3, activation="relu"),
+                              keras.layers.GlobalAveragePooling2D(),
+                              keras.layers.Dense(1, activation="sigmoid")])
+    x = _structured(64, 1)
+    features = np.asarray(keras.Model(model.inputs[0], model.layers[-2].output)(x.astype("float32")))
+    kernel = np.random.default_rng(0).normal(size=(4, 1))       # spread P over most of (0, 1)
+    kernel *= 1.5 / (features @ kernel).std()
+    model.layers[-1].set_weights([kernel, -np.array([float((features @ kernel).mean())])])
+    folder = tmp_path_factory.mktemp("tflite")
+    model.save(folder / "tiny.keras")
+    paths = {}
+    for mode in ("float32", "int8"):
+        serve = tf.function(lambda pixels: model(pixels, training=False),
+                            input_signature=[tf.TensorSpec([None, 16, 16, 1], tf.float32)])
+        converter = tf.lite.TFLiteConverter.from_concrete_functions(
+            [serve.get_concrete_function()])
+        if mode == "int8":
+            converter.optimizations = [tf.lite.Optimize.DEFAULT]
+            converter.representative_dataset = lambda: ([im[None].astype("float32")] for im in x)
+            converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+            converter.inference_input_type = converter.inference_output_type = tf.int8
+        paths[mode] = folder / f"tiny_{mode}.tflite"
+        paths[mode].write_bytes(converter.convert())
+        models.write_facts(paths[mode], class_names=["cats", "dogs"], threshold=0.4)
+    return model, folder / "tiny.keras", paths
+
+
+def test_tflite_predictor_matches_keras(tflite_files):
+    model, keras_path, paths = tflite_files
+    images = _structured(24, 4)
+    keras_p = predict.load_predictor(keras_path).predict_proba(images)
+    assert keras_p.max() - keras_p.min() > 0.2, "too easy if every output were the same"
+    for mode, tolerance in (("float32", 1e-5), ("int8", 0.06)):
+        predictor = predict.load_predictor(paths[mode])
+        assert isinstance(predictor, predict.TFLitePredictor) and predictor.input_shape == (16, 16, 1)
+        assert (predictor.class_names, predictor.threshold, predictor.threshold_source) == (
+            ("cats", "dogs"), 0.4, "saved")                     # from the .json beside the file
+        lite_p = predictor.predict_proba(images)
+        assert lite_p.dtype == np.float32 and ((lite_p >= 0) & (lite_p <= 1)).all()
+        assert np.abs(lite_p - keras_p).max() <= tolerance, mode
+
+
+def test_tflite_int8_scale_zero_point_and_batches(tflite_files):
+    _, _, paths = tflite_files
+    predictor = predict.TFLitePredictor(paths["int8"], max_batch=5)     # 24 images -> 5 invokes
+    assert predictor.input_dtype == np.int8
+    (in_scale, in_zero), (out_scale, out_zero) = (predictor.quantization["input"],
+                                                  predictor.quantization["output"])
+    assert in_scale == pytest.approx(1.0, rel=0.05) and in_zero == -128   # 0-255 pixels kept
+    assert out_scale == pytest.approx(1 / 256) and out_zero == -128       # sigmoid output grid
+    assert predict.TFLitePredictor(paths["float32"]).quantization["input"] == (0.0, 0)
+    images = _structured(24, 5)
+    full = predictor.predict_proba(images)
+    assert full.shape == (24,)
+    np.testing.assert_allclose(predict.TFLitePredictor(paths["int8"]).predict_proba(images), full)
+    np.testing.assert_allclose(predictor.predict_proba(images[3]), full[3:4])       # one image
+    rgb_big = np.stack([np.asarray(Image.fromarray(im[..., 0]).resize((32, 32)).convert("RGB"))
+                        for im in images[:4]])
+    np.testing.assert_allclose(predictor.predict_proba(rgb_big), full[:4], atol=0.06)
+    assert predictor.predict_proba(images[:0]).shape == (0,)
+    with pytest.raises(FileNotFoundError):
+        predict.TFLitePredictor(paths["int8"].with_name("missing.tflite"))
+
+
+def test_cli_with_tflite(tflite_files, tmp_path, capsys):
+    _, keras_path, paths = tflite_files
+    image = _png(tmp_path / "face.png", _structured(1, 6)[0, ..., 0])
+    p_keras = float(predict.load_predictor(keras_path).predict_proba(_structured(1, 6))[0])
+    for mode, tolerance in (("float32", 1e-4), ("int8", 0.06)):
+        assert predict.main([str(image), "--model", str(paths[mode]), "--faces", "off", "--json"]) == 0
+        [record] = json.loads(capsys.readouterr().out)
+        assert record["p_dogs"] == pytest.approx(p_keras, abs=tolerance)
+        assert record["label"] == ("dogs" if record["p_dogs"] >= 0.4 else "cats")
+        assert (record["threshold"], record["threshold_source"]) == (0.4, "saved")
