@@ -1,12 +1,13 @@
-"""Metrics, thresholds and result tables - one implementation for every model.
+"""Metrics, thresholds and result tables: one implementation for every model.
 
-Every model in the series (the seed CNN, ours, the HOG baseline, TFLite
-exports) is scored by :func:`scores` on the same test rows, so the numbers in
-every table are comparable.
+Every model of the series (original_cnn, original_cnn_48, happy_sad, the HOG
+baseline, TFLite files) is scored by :func:`scores` on the same test rows, and
+every comparison table is made of :func:`comparison_row` rows, so the numbers
+and column names of every table are comparable. Lesson 04 shows the
+scikit-learn calls behind :func:`scores` once, in its cells.
 """
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import numpy as np
@@ -17,20 +18,33 @@ from . import config
 
 
 def predict_proba(model, images, batch_size: int = 256) -> np.ndarray:
-    """P(class 1) for raw 0-255 images of any size/channels, via ``to_model_input``."""
+    """P(class 1) for raw 0-255 images of any size/channels: ``to_model_input``, then ``model.predict``.
+
+    Converted ``batch_size`` images at a time, so 256x256 RGB inputs never fill the memory.
+    """
+    import logging
     from .data import to_model_input
     images = np.asarray(images)
-    if len(images) == 0:
-        return np.zeros(0, np.float32)
-    out = []
-    for start in range(0, len(images), batch_size):
-        batch = to_model_input(images[start:start + batch_size], model.input_shape[1:])
-        out.append(np.asarray(model(batch, training=False)).reshape(-1))
+    out = [np.zeros(0, np.float32)]
+    # Each new batch shape (a last, smaller batch; another split) makes Keras trace its predict
+    # step again, and TensorFlow warns about "retracing" after a few: expected here, not a fault.
+    tf_logger = logging.getLogger("tensorflow")
+    level = tf_logger.level
+    tf_logger.setLevel(logging.ERROR)
+    try:
+        for start in range(0, len(images), batch_size):
+            batch = to_model_input(images[start:start + batch_size], model.input_shape[1:])
+            out.append(np.asarray(model.predict(batch, batch_size=batch_size, verbose=0)).reshape(-1))
+    finally:
+        tf_logger.setLevel(level)
     return np.concatenate(out).astype(np.float32)
 
 
 def scores(y_true, p_class1, threshold: float = 0.5, class_names=("happy", "sad")) -> dict:
-    """Accuracy, balanced accuracy, per-class precision/recall/F1, ROC-AUC, PR-AUC."""
+    """Accuracy, balanced accuracy, per-class precision/recall/F1, ROC-AUC, PR-AUC, threshold, n.
+
+    Per-class keys are named after the classes: ``f"{class_names[1]}_recall"`` etc.
+    """
     y_true = np.asarray(y_true).astype(int)
     p = np.asarray(p_class1, dtype=float)
     y_pred = (p >= threshold).astype(int)
@@ -43,69 +57,74 @@ def scores(y_true, p_class1, threshold: float = 0.5, class_names=("happy", "sad"
     both = len(np.unique(y_true)) == 2
     out["roc_auc"] = skm.roc_auc_score(y_true, p) if both else float("nan")
     out["pr_auc"] = skm.average_precision_score(y_true, p) if both else float("nan")
-    out["threshold"] = threshold
-    out["n"] = len(y_true)
-    return {k: float(v) if k != "n" else v for k, v in out.items()}
+    out = {k: float(v) for k, v in out.items()}
+    return {**out, "threshold": float(threshold), "n": len(y_true)}
 
 
-def choose_threshold(y_val, p_val, criterion: str = "balanced_accuracy") -> float:
-    """The decision threshold that maximises ``criterion`` on VALIDATION data.
+def key_columns(class_names=("happy", "sad")) -> list[str]:
+    """The columns every comparison table shows, in this order."""
+    happy, sad = class_names
+    return ["accuracy", "balanced_accuracy", f"{happy}_f1", f"{sad}_precision", f"{sad}_recall",
+            f"{sad}_f1", "roc_auc"]
 
-    Never call this with test data: a threshold tuned on test makes test scores optimistic.
+
+def comparison_row(y_true, p_class1, class_names=("happy", "sad"), threshold: float = 0.5,
+                   **extra) -> dict:
+    """One row of a comparison table: the :func:`key_columns` scores, the threshold, then ``extra``.
+
+    ``extra`` are facts about the model (``params=...``, ``macs=...``, ``saved_mb=...``,
+    ``latency_ms=...``, ``images_per_s=...``): the one row builder of lessons 04, 05, 07 and the benchmark.
+    """
+    s = scores(y_true, p_class1, threshold, class_names)
+    return {**{k: s[k] for k in key_columns(class_names)}, "threshold": s["threshold"], **extra}
+
+
+def comparison_table(rows: dict[str, dict], columns=None) -> pd.DataFrame:
+    """One row per model from ``{name: comparison_row(...) or scores(...)}``; the index is named "model".
+
+    ``columns`` picks and orders columns (names not present are skipped).
+    """
+    table = pd.DataFrame.from_dict(rows, orient="index")
+    if columns is not None:
+        table = table[[c for c in columns if c in table.columns]]
+    table.index.name = "model"
+    return table
+
+
+def save_table(table: pd.DataFrame, name: str, out_dir: Path | str | None = None) -> Path:
+    """Save a table as ``outputs/<name>.csv`` (index column named, "model" by default) and ``.md``."""
+    out_dir = Path(out_dir) if out_dir else config.outputs_dir()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / f"{name}.csv"
+    table.to_csv(path, index_label=table.index.name or "model")
+    (out_dir / f"{name}.md").write_text(table.to_markdown(floatfmt=".3f"))
+    return path
+
+
+def choose_threshold(y_val, p_val, criterion: str = "balanced_accuracy",
+                     class_names=("happy", "sad")) -> float:
+    """The decision threshold that maximises ``criterion`` (a :func:`scores` key) on VALIDATION data.
+
+    Ties go to the candidate nearest 0.5. Never call this with test data: a
+    threshold tuned on test makes the test score optimistic.
     """
     y_val = np.asarray(y_val).astype(int)
     candidates = np.unique(np.round(np.asarray(p_val, dtype=float), 3))
     candidates = candidates[(candidates > 0.02) & (candidates < 0.98)]
     if len(candidates) == 0:
         return 0.5
-    best = max(candidates, key=lambda t: (scores(y_val, p_val, t)[criterion], -abs(t - 0.5)))
+    best = max(candidates, key=lambda t: (scores(y_val, p_val, t, class_names)[criterion],
+                                          -abs(t - 0.5)))
     return float(best)
 
 
 def threshold_table(y_true, p_class1, thresholds=(0.3, 0.4, 0.5, 0.6, 0.7),
                     class_names=("happy", "sad")) -> pd.DataFrame:
     """How precision and recall of class 1 trade off as the threshold moves."""
-    rows = []
-    for t in thresholds:
-        s = scores(y_true, p_class1, t, class_names)
-        rows.append({"threshold": t, "accuracy": s["accuracy"],
-                     "balanced_accuracy": s["balanced_accuracy"],
-                     f"{class_names[1]}_precision": s[f"{class_names[1]}_precision"],
-                     f"{class_names[1]}_recall": s[f"{class_names[1]}_recall"]})
-    return pd.DataFrame(rows)
-
-
-def comparison_table(results: dict[str, dict], columns=None) -> pd.DataFrame:
-    """One row per model from ``{model_name: scores(...) [+ extra facts]}``."""
-    table = pd.DataFrame(results).T
-    if columns:
-        table = table[[c for c in columns if c in table.columns]]
-    return table
-
-
-KEY_COLUMNS = ["accuracy", "balanced_accuracy", "happy_f1", "sad_precision", "sad_recall", "sad_f1",
-               "roc_auc"]
-
-
-def save_table(table: pd.DataFrame, name: str, out_dir: Path | None = None) -> Path:
-    """Save a result table as CSV (and Markdown beside it) under ``outputs/``."""
-    out_dir = Path(out_dir) if out_dir else config.outputs_dir()
-    path = out_dir / f"{name}.csv"
-    table.to_csv(path)
-    (out_dir / f"{name}.md").write_text(table.to_markdown(floatfmt=".3f"))
-    return path
-
-
-def time_per_image(predict, images, batch_size: int, repeats: int = 5) -> float:
-    """Median seconds per image of ``predict(batch)`` over ``repeats`` runs (after a warm-up)."""
-    batch = images[:batch_size]
-    predict(batch)                      # warm-up: graph tracing, memory allocation
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        predict(batch)
-        times.append(time.perf_counter() - start)
-    return float(np.median(times)) / len(batch)
+    keep = ["threshold", "accuracy", "balanced_accuracy", f"{class_names[1]}_precision",
+            f"{class_names[1]}_recall"]
+    return pd.DataFrame([{k: scores(y_true, p_class1, t, class_names)[k] for k in keep}
+                         for t in thresholds])
 
 
 # ----------------------------------------------------------------------------- error analysis
@@ -140,11 +159,10 @@ def crowd_votes(split: pd.DataFrame, source=None) -> pd.DataFrame | None:
 
     ``split`` is a table from ``helpers.data.load_split`` (``path`` relative to the
     data root, ``class``). The manifest's ``path`` is relative to ``fer2013/``.
-    Columns: one per emotion (votes, from the manifest), ``crowd_majority`` (the most
-    voted emotion), ``crowd_share`` (share of votes for the FER-2013 label) and
-    ``crowd_agrees``: the label got more votes than any other emotion (a tie is no
-    agreement). Rows missing from the manifest get NaN / False; if no row is in the
-    manifest (say, a split made from other data), the answer is None as well.
+    Columns: one per emotion (votes), ``crowd_majority`` (the most voted emotion),
+    ``crowd_share`` (share of votes for the FER-2013 label) and ``crowd_agrees``: the
+    label got more votes than any other emotion (a tie is no agreement). Rows missing
+    from the manifest get NaN / False; if no row is in the manifest, the answer is None.
     """
     from .data import locate
     source = source or locate()
@@ -157,7 +175,6 @@ def crowd_votes(split: pd.DataFrame, source=None) -> pd.DataFrame | None:
     manifest["path"] = [(prefix / p).as_posix() for p in manifest["path"]]
     table = split[["path", "class"]].merge(manifest[["path"] + votes].drop_duplicates("path"),
                                            on="path", how="left")
-    table.index = split.index
     counts = table[votes].to_numpy(dtype=float)
     names = [c[len(CROWD_PREFIX):] for c in votes]
     out = pd.DataFrame(counts, index=split.index, columns=names)
@@ -172,9 +189,8 @@ def crowd_votes(split: pd.DataFrame, source=None) -> pd.DataFrame | None:
         emotion = CROWD_EMOTION.get(name, name)
         if found[i] and emotion in names:
             j = names.index(emotion)
-            others = np.delete(safe[i], j)
             own[i] = safe[i, j]
-            agrees[i] = safe[i, j] > others.max()
+            agrees[i] = safe[i, j] > np.delete(safe[i], j).max()
     total = np.where(found, np.nansum(counts, axis=1), np.nan)
     out["crowd_share"] = np.divide(own, total, out=np.full(len(out), np.nan), where=total > 0)
     out["crowd_agrees"] = agrees

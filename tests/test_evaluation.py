@@ -59,6 +59,14 @@ def test_choose_threshold_prefers_the_value_nearest_one_half_on_ties():
     assert evaluation.choose_threshold(y, p) == pytest.approx(0.7)
 
 
+def test_choose_threshold_other_criteria_and_class_names():
+    y = np.array([0, 0, 0, 0, 1, 1, 1, 1])
+    p = np.array([0.10, 0.20, 0.30, 0.35, 0.40, 0.45, 0.80, 0.90])
+    assert evaluation.choose_threshold(y, p, "dog_f1", ("cat", "dog")) == pytest.approx(0.40)
+    with pytest.raises(KeyError):
+        evaluation.choose_threshold(y, p, "sad_f1", ("cat", "dog"))
+
+
 def test_choose_threshold_without_candidates_is_one_half():
     assert evaluation.choose_threshold([0, 1], [0.0, 1.0]) == 0.5
 
@@ -77,17 +85,20 @@ def test_threshold_table_sad_recall_falls_as_threshold_rises():
 
 
 class _CountingModel:
-    """Quacks like a Keras model: records each batch it is called with; P = mean brightness."""
+    """Quacks like a Keras model: records each batch ``predict`` gets; P = mean brightness."""
     input_shape = (None, 4, 4, 1)
 
     def __init__(self):
         self.batches = []
 
-    def __call__(self, x, training=False):
+    def predict(self, x, batch_size=None, verbose="auto"):
         x = np.asarray(x)
-        assert x.shape[1:] == (4, 4, 1) and training is False
+        assert x.shape[1:] == (4, 4, 1) and verbose == 0
         self.batches.append(len(x))
         return x.mean(axis=(1, 2, 3)).reshape(-1, 1) / 255
+
+    def __call__(self, x, training=None):
+        raise AssertionError("call model.predict: a direct call may run augmentation")
 
 
 def test_predict_proba_batches_in_order():
@@ -104,15 +115,35 @@ def test_predict_proba_of_nothing():
     assert evaluation.predict_proba(_CountingModel(), np.zeros((0, 4, 4, 1))).shape == (0,)
 
 
-def test_comparison_and_save_table(tmp_path):
-    results = {"seed CNN": evaluation.scores(Y, P), "ours": evaluation.scores(Y, P, 0.35)}
-    table = evaluation.comparison_table(results, evaluation.KEY_COLUMNS + ["missing"])
-    assert list(table.index) == ["seed CNN", "ours"]
-    assert list(table.columns) == evaluation.KEY_COLUMNS
-    path = evaluation.save_table(table, "metrics", tmp_path)
-    assert path == tmp_path / "metrics.csv"
-    assert pd.read_csv(path, index_col=0).loc["ours", "accuracy"] == pytest.approx(0.8)
-    assert "seed CNN" in (tmp_path / "metrics.md").read_text()
+def test_comparison_row_is_key_scores_threshold_and_extras():
+    row = evaluation.comparison_row(Y, P, ("happy", "sad"), 0.35, params=1234, latency_ms=2.5)
+    assert list(row) == evaluation.key_columns() + ["threshold", "params", "latency_ms"]
+    full = evaluation.scores(Y, P, 0.35)
+    assert all(row[k] == full[k] for k in evaluation.key_columns())
+    assert row["accuracy"] == pytest.approx(4 / 5) and row["threshold"] == 0.35
+    assert row["params"] == 1234 and row["latency_ms"] == 2.5
+    cats = evaluation.comparison_row(Y, P, ("cat", "dog"))
+    assert "dog_recall" in cats and "sad_recall" not in cats and cats["cat_f1"] == pytest.approx(2 / 3)
+
+
+def test_comparison_table_and_save_table_round_trip(tmp_path):
+    rows = {"original_cnn": evaluation.comparison_row(Y, P, ("happy", "sad"), params=10),
+            "happy_sad": evaluation.comparison_row(Y, P, ("happy", "sad"), 0.35, params=20)}
+    table = evaluation.comparison_table(rows)
+    assert list(table.index) == ["original_cnn", "happy_sad"] and table.index.name == "model"
+    picked = evaluation.comparison_table(rows, ["params", "missing", "accuracy"])
+    assert list(picked.columns) == ["params", "accuracy"]
+    path = evaluation.save_table(table, "metrics", tmp_path / "new")
+    assert path == tmp_path / "new" / "metrics.csv"
+    again = pd.read_csv(path)
+    assert list(again.columns) == ["model"] + list(table.columns)     # no "Unnamed: 0"
+    again = again.set_index("model")
+    assert again.loc["happy_sad", "accuracy"] == pytest.approx(0.8)
+    assert again.loc["original_cnn", "params"] == 10
+    pd.testing.assert_frame_equal(again, table, check_dtype=False)
+    assert "happy_sad" in (tmp_path / "new" / "metrics.md").read_text()
+    other = table.rename_axis("file")
+    assert pd.read_csv(evaluation.save_table(other, "t", tmp_path)).columns[0] == "file"
 
 
 # ----------------------------------------------------------------------------- error analysis
