@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from keras import layers
 
-from helpers import efficiency, models
+from helpers import efficiency
 
 
 def _seq(input_shape, *stack):
@@ -49,8 +49,8 @@ def test_nested_model_is_counted():
     assert efficiency.count_macs(outer) == 8 * 8 * 4 * 9 + 8 * 8 * 4
 
 
-def test_seed_cnn_macs_by_hand():
-    # build_seed_cnn(), 256x256x3, 'valid' 3x3 convs, 2x2 max-pools:
+def test_original_layer_stack_macs_by_hand():
+    # The original tutorial's layers at 256x256x3, 'valid' 3x3 convs, 2x2 max-pools:
     #   Conv 16:  254*254*16 outputs x 3*3*3  = 27,870,912
     #   pool -> 127x127
     #   Conv 32:  125*125*32 outputs x 3*3*16 = 72,000,000
@@ -59,44 +59,62 @@ def test_seed_cnn_macs_by_hand():
     #   pool -> 30x30x16, Flatten -> 14,400
     #   Dense 256: 14,400 x 256               =  3,686,400
     #   Dense 1:   256                        =        256
-    #   total                                 = 120,146,368
     expected = 27_870_912 + 72_000_000 + 16_588_800 + 3_686_400 + 256
     assert expected == 120_146_368
-    assert efficiency.count_macs(models.build_seed_cnn()) == expected
+    model = _seq((256, 256, 3), layers.Rescaling(1 / 255),
+                 layers.Conv2D(16, 3, activation="relu"), layers.MaxPooling2D(),
+                 layers.Conv2D(32, 3, activation="relu"), layers.MaxPooling2D(),
+                 layers.Conv2D(16, 3, activation="relu"), layers.MaxPooling2D(),
+                 layers.Flatten(), layers.Dense(256, activation="relu"), layers.Dense(1, activation="sigmoid"))
+    assert model.count_params() == 3_696_625
+    assert efficiency.count_macs(model) == expected
 
 
-def test_our_network_macs_by_hand():
-    # build_happy_sad(filters=(32, 64, 128), convs=(1, 2, 2)): widths given explicitly so the
-    # test does not follow changes of the defaults. 48x48x1, 'same' 3x3 convs, pools halve:
+def _blocks(separable_from):
+    """48x48x1, blocks of 'same' 3x3 convs (32; 64, 64; 128, 128), pool-first as in happy_sad."""
+    stack = [layers.Rescaling(1 / 255), layers.RandomFlip("horizontal")]
+    for i, (width, n) in enumerate([(32, 1), (64, 2), (128, 2)]):
+        for _ in range(n):
+            conv = layers.SeparableConv2D if i >= separable_from else layers.Conv2D
+            stack.append(conv(width, 3, padding="same", use_bias=False))
+        stack += [layers.MaxPooling2D(), layers.BatchNormalization(), layers.ReLU()]
+    return _seq((48, 48, 1), *stack, layers.GlobalAveragePooling2D(), layers.Dropout(0.3),
+                layers.Dense(1, activation="sigmoid"))
+
+
+def test_conv_network_macs_by_hand():
     #   48*48*32*(9*1) + 24*24*64*(9*32) + 24*24*64*(9*64)
     #   + 12*12*128*(9*64) + 12*12*128*(9*128) + Dense 128 -> 1
     expected = (48 * 48 * 32 * 9 + 24 * 24 * 64 * 288 + 24 * 24 * 64 * 576
                 + 12 * 12 * 128 * 576 + 12 * 12 * 128 * 1152 + 128)
     assert expected == 64_364_672
-    model = models.build_happy_sad(filters=(32, 64, 128), convs=(1, 2, 2), separable_from=3)
-    assert efficiency.count_macs(model) == expected
+    assert efficiency.count_macs(_blocks(separable_from=3)) == expected
 
 
 def test_separable_stages_macs_by_hand():
-    # The same widths, but the third block depthwise-separable (separable_from=2):
-    # each separable conv = positions x in x 9 (depthwise) + positions x in x out (1x1).
+    # The third block depthwise-separable: each separable conv = positions x in x 9 (depthwise)
+    # + positions x in x out (1x1).
     expected = (48 * 48 * 32 * 9 + 24 * 24 * 64 * 288 + 24 * 24 * 64 * 576
                 + 12 * 12 * (64 * 9 + 64 * 128) + 12 * 12 * (128 * 9 + 128 * 128) + 128)
     assert expected == 36_301_952
-    model = models.build_happy_sad(filters=(32, 64, 128), convs=(1, 2, 2), separable_from=2)
+    model = _blocks(separable_from=2)
     assert [type(layer).__name__ for layer in model.layers].count("SeparableConv2D") == 2
     assert efficiency.count_macs(model) == expected
 
 
 def test_macs_table_sums_to_total():
-    model = models.build_happy_sad(filters=(4, 8), convs=(1, 1))
+    model = _blocks(separable_from=2)
     table = efficiency.macs_table(model)
     assert table["macs"].sum() == efficiency.count_macs(model)
     assert table["share"].sum() == pytest.approx(1.0)
-    assert set(table["kind"]) == {"Conv2D", "Dense"}
+    assert set(table["kind"]) == {"Conv2D", "SeparableConv2D", "Dense"}
+    assert table["params"].sum() == sum(layer.count_params() for layer in model.layers
+                                        if type(layer).__name__ in efficiency.COUNTED_LAYERS)
+    empty = efficiency.macs_table(_seq((4, 4, 1), layers.Flatten()))
+    assert len(empty) == 0 and "macs" in empty.columns
 
 
-def test_saved_size_and_model_facts(tmp_path):
+def test_saved_size_of_a_file_and_a_folder(tmp_path):
     model = _seq((4,), layers.Dense(2))
     path = tmp_path / "tiny.keras"
     model.save(path)
@@ -106,9 +124,6 @@ def test_saved_size_and_model_facts(tmp_path):
     (folder / "a.bin").write_bytes(b"x" * 10)
     (folder / "sub" / "b.bin").write_bytes(b"y" * 5)
     assert efficiency.saved_size(folder) == 15
-    facts = efficiency.model_facts(model, path)
-    assert facts == {"params": 10, "macs": 8, "saved_bytes": path.stat().st_size}
-    assert efficiency.model_facts(model)["saved_bytes"] is None
 
 
 def test_measure_speed_keys_and_positive_numbers():
@@ -125,27 +140,28 @@ def test_measure_speed_keys_and_positive_numbers():
         assert speed[key] > 0, key
     assert speed["latency_ms"] == speed["ms_per_batch_1"]
     assert speed["images_per_s"] == speed["images_per_s_64"]
-    assert calls.count(1) == 4 and calls.count(64) == 4     # 1 warm-up + 3 timed runs each
+    assert calls.count(1) == 5 and calls.count(64) == 5     # 2 warm-ups + 3 timed runs each
     with pytest.raises(ValueError):
         efficiency.measure_speed(predict, images[:0])
 
 
+def test_median_seconds_is_the_median_after_warm_up(monkeypatch):
+    from types import SimpleNamespace
+    clock = iter([0.0, 1.0, 10.0, 13.0, 20.0, 22.0])     # timed runs of 1, 3 and 2 seconds
+    monkeypatch.setattr(efficiency, "time", SimpleNamespace(perf_counter=lambda: next(clock)))
+    calls = []
+    assert efficiency.median_seconds(lambda: calls.append(1), repeats=3, warmup=4) == 2.0
+    assert len(calls) == 7
+    with pytest.raises(ValueError):
+        efficiency.median_seconds(lambda: None, repeats=0)
+
+
 def test_keras_predict_fn_matches_model():
-    model = models.build_happy_sad(filters=(4,), convs=(1,), augment=False)
+    model = _seq((48, 48, 1), layers.Rescaling(1 / 255), layers.RandomFlip("horizontal"),
+                 layers.Conv2D(4, 3), layers.BatchNormalization(), layers.GlobalAveragePooling2D(),
+                 layers.Dense(1, activation="sigmoid"))
     x = np.random.default_rng(0).uniform(0, 255, (3, 48, 48, 1)).astype("float32")
     fn = efficiency.keras_predict_fn(model)
     np.testing.assert_allclose(fn(x), np.asarray(model(x, training=False)), atol=1e-6)
     speed = efficiency.measure_speed(fn, x, batch_sizes=(1, 4), repeats=2)
     assert speed["latency_ms"] > 0 and speed["images_per_s"] > 0
-
-
-def test_table_row_holds_facts_scores_and_speed():
-    import numpy as np
-    from helpers import efficiency as eff
-    y = np.array([0, 0, 1, 1])
-    p = np.array([0.1, 0.6, 0.7, 0.9])
-    row = eff.table_row(p, y, ("happy", "sad"), lambda batch: batch.sum(), np.zeros((4, 2, 2, 1)),
-                        threshold=0.5, repeats=2, saved_bytes=123)
-    assert row["saved_bytes"] == 123
-    assert row["accuracy"] == 0.75 and row["sad_recall"] == 1.0
-    assert row["latency_ms"] > 0 and row["images_per_s"] > 0
