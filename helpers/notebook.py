@@ -1,6 +1,6 @@
 """What every notebook does first: check versions, find the data, say how it runs.
 
-Also :func:`require`, which turns "file not found" into "run notebook NN first".
+Also re-exports ``config.require``, which turns "file not found" into "run notebook NN first".
 """
 from __future__ import annotations
 
@@ -10,15 +10,12 @@ import random
 from importlib import metadata
 from pathlib import Path
 
-from . import config
+from . import config, data   # data imports config only: no cycle
+from .config import MissingStepError, require  # noqa: F401  (re-exported for the notebooks)
 
 # The versions the lessons were written and measured with (minimums).
 MIN_VERSIONS = {"tensorflow": "2.16", "keras": "3.0", "scikit-learn": "1.3",
                 "matplotlib": "3.7", "Pillow": "10.0", "opencv-python-headless": "4.8"}
-
-
-class MissingStepError(FileNotFoundError):
-    """Something an earlier notebook writes is missing."""
 
 
 def _version_tuple(text: str) -> tuple[int, ...]:
@@ -58,19 +55,22 @@ def seed_everything(seed: int = config.SEED) -> None:
         pass
 
 
-def require(path: Path | str, notebook: str, what: str | None = None) -> Path:
-    """Return ``path`` if it exists, else stop with a message naming the notebook to run."""
-    path = Path(path)
-    if not path.exists():
-        raise MissingStepError(
-            f"{what or path.name} is missing ({path}).\n"
-            f"Run notebook {notebook} first (or `make run`), then run this notebook again.")
-    return path
+def measured_times(title: str) -> str:
+    """What the last ``make run`` measured for notebook ``NN`` (from ``outputs/**/timings.csv``)."""
+    import csv
+    found = []
+    for mode, folder in (("fast", config.ROOT / "outputs" / "fast"), ("full", config.ROOT / "outputs")):
+        path = folder / "timings.csv"
+        rows = list(csv.DictReader(path.open())) if path.exists() else []
+        for row in rows:
+            if row["notebook"][:2] == title[:2] and row["status"] == "ok":
+                seconds = float(row["seconds"])
+                found.append(f"{mode} {seconds:.0f} s" if seconds < 120 else f"{mode} {seconds / 60:.1f} min")
+    return ", ".join(found) or "not yet measured here (run `make run`)"
 
 
 def setup(title: str = "", gpu_check: bool = True) -> dict:
     """Print what this notebook runs on; seed everything. Returns the facts as a dict."""
-    from . import data  # late import: data imports config only
     versions = check_versions()
     seed_everything()
     source = data.locate()
@@ -80,6 +80,7 @@ def setup(title: str = "", gpu_check: bool = True) -> dict:
         "mode": "FAST (small subset, few epochs)" if config.fast() else "full",
         "data": str(source.root),
         "synthetic": source.synthetic,
+        "time (last make run)": measured_times(title),
     }
     if gpu_check:
         import tensorflow as tf

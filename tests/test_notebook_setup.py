@@ -1,0 +1,23 @@
+"""helpers.notebook: the setup cell's facts, and the times the last `make run` measured."""
+import pytest
+
+from helpers import config, notebook
+
+
+def test_measured_times_reads_both_modes(tmp_path, monkeypatch):
+    monkeypatch.setattr(config, "ROOT", tmp_path)
+    assert "not yet measured" in notebook.measured_times("03 Train")
+    (tmp_path / "outputs" / "fast").mkdir(parents=True)
+    (tmp_path / "outputs" / "fast" / "timings.csv").write_text(
+        "notebook,seconds,status\n02_build_the_network.ipynb,12.4,ok\n03_train.ipynb,61.0,ok\n")
+    (tmp_path / "outputs" / "timings.csv").write_text(
+        "notebook,seconds,status\n03_train.ipynb,1500,ok\n04_evaluate.ipynb,30,failed\n")
+    assert notebook.measured_times("03 Train") == "fast 61 s, full 25.0 min"
+    assert notebook.measured_times("02 Build") == "fast 12 s"
+    assert "not yet measured" in notebook.measured_times("04 Evaluate")   # a failed run is no time
+
+
+def test_check_versions_refuses_an_old_package():
+    with pytest.raises(ImportError, match="too old"):
+        notebook.check_versions({"numpy": "999.0"})
+    assert "numpy" in notebook.check_versions({"numpy": "1.0"})
