@@ -6,7 +6,8 @@ those files and trains them; every later lesson and tool loads the trained files
 
 Beside each trained ``name.keras`` sits ``name.json``: what lesson 03 measured
 (class names, epochs, training time, ...) and, once lesson 04 has chosen it on the
-validation split, the decision ``threshold``. Everything that predicts reads it.
+validation split, the decision ``threshold``. Lesson 07 writes the same facts beside
+each ``.tflite`` file it converts. Everything that predicts reads them.
 """
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ def load_model(path: Path | str, notebook: str = "03_train"):
 
 
 def facts_path(model_path: Path | str) -> Path:
-    """``name.json`` beside ``name.keras`` (TFLite files share their source's facts)."""
+    """``name.json`` beside ``name.keras`` or ``name.tflite``."""
     model_path = Path(model_path)
     return model_path.with_suffix(".json")
 
