@@ -67,6 +67,13 @@ class CleaningResult:
     def n_kept(self) -> int:
         return int((self.report["status"] == "kept").sum())
 
+    def kept_files(self):
+        """One row per written file: ``path`` (relative to ``dst``), class, label, group, source."""
+        kept = self.report[self.report["status"] == "kept"]
+        rows = kept.assign(path=kept["output"].str.split("; ")).explode("path")
+        rows = rows.assign(label=rows["class"].map(self.class_names.index)).reset_index(drop=True)
+        return rows[["path", "class", "label", "group", "source"]]
+
     def outputs(self, class_name: str) -> list[Path]:
         return sorted((self.dst / class_name).glob("*.png"))
 

@@ -178,6 +178,20 @@ def prepare_fer_split(source: DataSource | None = None, val_fraction: float = co
     return split
 
 
+def split_by_group(table: pd.DataFrame, seed: int = config.SEED) -> pd.DataFrame:
+    """``table`` with a ``split`` column: test = one of 7 group folds, val = one of 6 of the rest.
+
+    Stratified by ``label``, seeded, and by ``group``: near-duplicates stay in one split.
+    """
+    from sklearn.model_selection import StratifiedGroupKFold
+    y, groups = table["label"].to_numpy(), table["group"].to_numpy()
+    rest, test = next(StratifiedGroupKFold(7, shuffle=True, random_state=seed).split(table, y, groups))
+    _, val = next(StratifiedGroupKFold(6, shuffle=True, random_state=seed).split(rest, y[rest], groups[rest]))
+    where = np.full(len(table), "train", dtype=object)
+    where[test], where[rest[val]] = "test", "val"
+    return table.assign(split=where)
+
+
 def save_split(table: pd.DataFrame, out_dir: Path | str, data_root: Path | str) -> Path:
     """Write a split to ``out_dir/splits.csv`` (and ``data_root.txt``); return the CSV's path.
 

@@ -2,9 +2,9 @@
 near-duplicate groups from the report, split by group, save with ``data.save_split`` and
 read back with ``data.load_split`` (the same reader as for FER-2013).
 
-The split itself is lesson code (scikit-learn's ``StratifiedGroupKFold``, in notebook 08's
-cells); here it is repeated in a few lines to check that the helpers it relies on keep
-every copy of a photo in one split, for any two class names and mixed image sizes.
+``CleaningResult.kept_files`` and ``data.split_by_group`` (scikit-learn's
+``StratifiedGroupKFold``) are what notebook 08 calls; here they must keep every copy of a
+photo in one split, for any two class names and mixed image sizes.
 """
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ import numpy as np
 import pandas as pd
 import pytest
 from PIL import Image
-from sklearn.model_selection import StratifiedGroupKFold
 
 from helpers import cleaning, data
 
@@ -41,29 +40,10 @@ def make_folder(root, classes=("cats", "dogs"), n=20, seed=0, sizes=((40, 56), (
     return root
 
 
-def crops_of(result) -> pd.DataFrame:
-    """As notebook 08: one row per cleaned file with its class, label and group."""
-    kept = result.report[result.report["status"] == "kept"]
-    rows = kept.assign(path=kept["output"].str.split("; ")).explode("path")
-    rows = rows.assign(label=rows["class"].map(result.class_names.index)).reset_index(drop=True)
-    return rows[["path", "class", "label", "group", "source"]]
-
-
-def split_by_group(crops, seed=42):
-    """As notebook 08: test = one group fold of 7, val = one of 6 of the rest."""
-    y, groups = crops["label"].to_numpy(), crops["group"].to_numpy()
-    rest, test = next(StratifiedGroupKFold(7, shuffle=True, random_state=seed).split(crops, y, groups))
-    train, val = next(StratifiedGroupKFold(6, shuffle=True, random_state=seed).split(
-        rest, y[rest], groups[rest]))
-    where = np.full(len(crops), "train", dtype=object)
-    where[test], where[rest[val]] = "test", "val"
-    return crops.assign(split=where)
-
-
 def test_copies_share_a_group_and_one_split(tmp_path):
     result = cleaning.clean(make_folder(tmp_path / "photos", n=30), tmp_path / "clean", faces="off",
                             progress=False, verbose=False)
-    crops = crops_of(result)
+    crops = result.kept_files()
     group = crops.set_index("source")["group"]
     # one of two pixel copies is dropped by cleaning (the first in sorted order is kept);
     # the near-duplicates share a group, across classes too
@@ -72,12 +52,12 @@ def test_copies_share_a_group_and_one_split(tmp_path):
     assert group["cats/img_02.png"] == group["dogs/near_a02.png"]
     assert group.drop(["cats/near_01.jpg", "dogs/near_a02.png"]).is_unique
 
-    table = split_by_group(crops)
+    table = data.split_by_group(crops)
     assert (table.groupby("group")["split"].nunique() == 1).all()
     counts = pd.crosstab(table["class"], table["split"])
     assert (counts > 0).all().all()                               # every split has both classes
     assert (counts["test"] / counts.sum(axis=1)).between(0.05, 0.3).all()
-    assert split_by_group(crops)["split"].equals(table["split"])  # seeded: the same split again
+    assert data.split_by_group(crops)["split"].equals(table["split"])  # seeded: the same split again
 
     data.save_split(table, tmp_path / "split", result.dst)
     loaded = data.load_split(tmp_path / "split")
@@ -91,7 +71,7 @@ def test_copies_share_a_group_and_one_split(tmp_path):
 def test_any_two_class_names(tmp_path, classes):
     result = cleaning.clean(make_folder(tmp_path / "photos", classes=classes, n=14), tmp_path / "clean",
                             faces="off", progress=False, verbose=False)
-    table = split_by_group(crops_of(result))
+    table = data.split_by_group(result.kept_files())
     data.save_split(table, tmp_path / "split", result.dst)
     loaded = data.load_split(tmp_path / "split")
     assert data.split_class_names(loaded) == sorted(classes)
@@ -103,7 +83,7 @@ def test_a_leaky_split_is_refused(tmp_path):
     pixel check catches exact copies; the group check is the notebook's assert."""
     result = cleaning.clean(make_folder(tmp_path / "photos", n=14), tmp_path / "clean", faces="off",
                             progress=False, verbose=False)
-    table = split_by_group(crops_of(result))
+    table = data.split_by_group(result.kept_files())
     first = table.index[0]
     copy = table.loc[[first]].assign(split="test" if table.loc[first, "split"] != "test" else "train",
                                      path=lambda t: t["path"].str.replace(".png", "_copy.png"))
