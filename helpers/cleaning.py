@@ -9,7 +9,7 @@ refused from the header before decoding); a standard form (EXIF rotation, first 
 kept; the same pixels in both classes rejects every copy); faces (``helpers.faces``);
 near-duplicates are only noted and grouped (:func:`near_duplicate_groups`).
 
-    python -m helpers clean SRC DST [--faces all|largest|off] [--min-size 32] [--limit N]
+    python -m helpers clean SRC DST [--faces all|largest|off] [--detector mtcnn|haar] [--min-size 32] [--limit N]
 """
 from __future__ import annotations
 
@@ -257,12 +257,13 @@ def _output_stem(rel_in_class: str) -> str:
 # --------------------------------------------------------------------------- clean
 def clean(src, dst, faces: str = "all", min_size: int = 32, *, limit: int | None = None,
           max_pixels: int = MAX_PIXELS, near_bits: int = NEAR_BITS,
-          margin: float = face_module.MARGIN, progress: bool = True,
+          detector: str = face_module.DETECTOR, progress: bool = True,
           verbose: bool = True) -> CleaningResult:
     """Clean ``src/<class>/...`` into ``dst/<class>/*.png`` and ``dst/cleaning_report.csv``.
 
-    faces: "all" (each face found becomes its own image, with a ``margin`` around it),
+    faces: "all" (each face found becomes its own image, framed like a FER-2013 face),
         "largest" (only the largest face) or "off" (the whole picture).
+    detector: "mtcnn" (default) or "haar" (``helpers.faces``).
     min_size: pictures whose shorter side is below this many pixels are rejected.
     limit: only the first ``limit`` files of each class (sorted), for a quick look.
     max_pixels: pictures with more pixels are rejected unread ("image too large").
@@ -284,7 +285,7 @@ def clean(src, dst, faces: str = "all", min_size: int = 32, *, limit: int | None
         raise CleaningError(str(error)) from None
     _prepare_dst(src, dst, classes)
     if faces != "off":
-        face_module.cascade_path()         # fail early, with a clear message
+        face_module.detector_model(detector)    # fail early, with a clear message
 
     files = _list_files(src, classes)
     if limit is not None:
@@ -313,14 +314,14 @@ def clean(src, dst, faces: str = "all", min_size: int = 32, *, limit: int | None
             if first != rel:
                 raise Rejected("duplicate", f"duplicate of {first}")
             row["dhash"] = f"{difference_hash(array):016x}"
-            found = face_module.face_crops(array, "off" if faces == "off" else "all", margin)
+            found = face_module.face_crops(array, "off" if faces == "off" else "all", detector)
             if faces != "off":
                 row["faces"] = len(found)
                 if not found:
                     raise Rejected("no face found")
             outputs, boxes = [], []
             stem = _output_stem(rel.split("/", 1)[1])
-            for i, (box, piece) in enumerate(found[:1] if faces == "largest" else found):
+            for i, (face, piece) in enumerate(found[:1] if faces == "largest" else found):
                 name = stem if faces == "off" else f"{stem}_face{i}"
                 n, base = 1, name
                 while name.lower() in used_names[cls]:
@@ -329,7 +330,7 @@ def clean(src, dst, faces: str = "all", min_size: int = 32, *, limit: int | None
                 used_names[cls].add(name.lower())
                 outputs.append(f"{cls}/{name}.png")
                 Image.fromarray(piece).save(dst / outputs[-1], format="PNG", compress_level=3)
-                boxes += [] if faces == "off" else [",".join(str(int(v)) for v in box)]
+                boxes += [] if faces == "off" else [",".join(str(int(v)) for v in face.box)]
             row.update(status="kept", check="ok", output="; ".join(outputs), face_box="; ".join(boxes))
         except Rejected as rejection:
             row.update(status="rejected", check=rejection.check, reason=rejection.reason)
@@ -388,6 +389,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("dst", help="new folder for the cleaned copies (not inside SRC)")
     parser.add_argument("--faces", choices=face_module.FACE_MODES, default="all",
                         help="crop every face (all, the default), only the largest, or off")
+    parser.add_argument("--detector", choices=face_module.DETECTORS, default=face_module.DETECTOR,
+                        help="face detector: mtcnn (default) or haar (faster, frontal faces only)")
     parser.add_argument("--min-size", type=int, default=32,
                         help="reject pictures whose shorter side is smaller (default 32)")
     parser.add_argument("--limit", type=int, default=None, help="only the first N files of each class")
@@ -397,8 +400,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         clean(args.src, args.dst, faces=args.faces, min_size=args.min_size, limit=args.limit,
-              max_pixels=args.max_pixels, progress=not args.no_progress)
-    except CleaningError as error:
+              max_pixels=args.max_pixels, detector=args.detector, progress=not args.no_progress)
+    except (CleaningError, face_module.DetectorMissingError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     return 0

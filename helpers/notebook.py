@@ -6,24 +6,17 @@ from __future__ import annotations
 
 import os
 import platform
-import random
 from importlib import metadata
-from pathlib import Path
+
+from packaging.version import Version
 
 from . import config, data   # data imports config only: no cycle
 from .config import MissingStepError, require  # noqa: F401  (re-exported for the notebooks)
 
 # The versions the lessons were written and measured with (minimums).
 MIN_VERSIONS = {"tensorflow": "2.16", "keras": "3.0", "scikit-learn": "1.3",
-                "matplotlib": "3.7", "Pillow": "10.0", "opencv-python-headless": "4.8"}
-
-
-def _version_tuple(text: str) -> tuple[int, ...]:
-    parts = []
-    for piece in text.split(".")[:3]:
-        digits = "".join(ch for ch in piece if ch.isdigit())
-        parts.append(int(digits) if digits else 0)
-    return tuple(parts)
+                "matplotlib": "3.7", "Pillow": "10.0", "opencv-python-headless": "4.8",
+                "mtcnn": "1.0"}
 
 
 def check_versions(minimums: dict[str, str] = MIN_VERSIONS) -> dict[str, str]:
@@ -35,7 +28,7 @@ def check_versions(minimums: dict[str, str] = MIN_VERSIONS) -> dict[str, str]:
         except metadata.PackageNotFoundError:
             raise ImportError(f"{package} is not installed. Run `make run` once, or "
                               f"`pip install -r requirements.txt`.") from None
-        if _version_tuple(version) < _version_tuple(minimum):
+        if Version(version) < Version(minimum):
             raise ImportError(f"{package} {version} is too old: the lessons need >= {minimum}. "
                               f"Run `pip install -r requirements.txt`.")
         found[package] = version
@@ -44,15 +37,9 @@ def check_versions(minimums: dict[str, str] = MIN_VERSIONS) -> dict[str, str]:
 
 def seed_everything(seed: int = config.SEED) -> None:
     """Same seed for Python, NumPy and TensorFlow, so reruns give the same numbers."""
-    import numpy as np
+    import keras
     os.environ.setdefault("PYTHONHASHSEED", str(seed))
-    random.seed(seed)
-    np.random.seed(seed)
-    try:
-        import keras
-        keras.utils.set_random_seed(seed)
-    except ImportError:
-        pass
+    keras.utils.set_random_seed(seed)       # seeds Python's random, NumPy and TensorFlow
 
 
 def measured_times(title: str) -> str:

@@ -2,15 +2,17 @@
 
 * :func:`load_predictor` - a ``.keras`` file (Keras safe mode) or a ``.tflite`` file behind
   one interface: ``.predict_proba(images_uint8)`` -> P(class 1), ``.input_shape`` ``(H, W, C)``,
-  ``.class_names`` and the decision ``.threshold``. Class names and threshold come from the
-  facts saved beside the model (``models.read_facts``: lesson 03 saves the class names,
-  lesson 04 the threshold it chose on validation; a ``.tflite`` file has its own ``.json``).
-  Without a saved threshold the predictor says so: ``.threshold_source == "default 0.5"``.
-* :func:`predict_faces` - one RGB photo -> a list of faces: ``box``, ``label``,
-  ``class_index``, ``p_class1`` (also as ``p_<class 1 name>``) and ``probability`` (of the label).
-* :func:`main` - the CLI. Faces: ``helpers.faces`` (lesson 01's detector and margin); pixels
-  read as RGB by Pillow (the original tutorial's ``cv2.imread`` gave BGR) and fitted by
-  ``data.to_model_input``, the same step as in training.
+  ``.class_names``, the decision ``.threshold`` and ``.flip`` (average with the mirror image).
+  They come from the facts saved beside the model (``models.read_facts``: lesson 03 saves
+  the class names, lesson 04 the threshold and the flip choice it made on validation; a
+  ``.tflite`` file has its own ``.json``). Without a saved threshold the predictor says so:
+  ``.threshold_source == "default 0.5"``.
+* :func:`predict_faces` - one RGB photo -> a list of faces: ``box``, ``face`` ("detected" or
+  "whole image" when no face was found), ``label``, ``class_index``, ``p_class1`` (also as
+  ``p_<class 1 name>``) and ``probability`` (of the label).
+* :func:`main` - the CLI. Faces: ``helpers.faces`` (MTCNN, eyes levelled, FER-2013 framing);
+  pixels read as RGB by Pillow (the original tutorial's ``cv2.imread`` gave BGR) and fitted
+  by ``data.to_model_input``, the same step as in training.
 """
 from __future__ import annotations
 
@@ -50,6 +52,15 @@ class _Predictor:
         saved = facts.get("threshold")
         self.threshold = float(saved) if saved is not None else DEFAULT_THRESHOLD
         self.threshold_source = "saved" if saved is not None else f"default {DEFAULT_THRESHOLD}"
+        self.flip = bool(facts.get("flip_average", False))   # lesson 04 saves it where validation gains
+
+    def predict_proba(self, images_uint8) -> np.ndarray:
+        """P(class 1) for 0-255 images of any size / channels; with ``.flip``, the mean of the
+        image and its mirror image (a mirrored smile is still a smile)."""
+        images = np.asarray(images_uint8)
+        images = images[None] if images.ndim == 3 else images
+        p = self._proba(images)
+        return (p + self._proba(images[:, :, ::-1])) / 2 if self.flip else p
 
 
 class KerasPredictor(_Predictor):
@@ -60,10 +71,9 @@ class KerasPredictor(_Predictor):
         self.input_shape = tuple(int(d) for d in model.input_shape[1:])
         self._read_facts(path)
 
-    def predict_proba(self, images_uint8) -> np.ndarray:
-        """P(class 1) for 0-255 images of any size / channels (fitted by ``to_model_input``)."""
+    def _proba(self, images) -> np.ndarray:
         from .evaluation import predict_proba
-        return predict_proba(self.model, images_uint8)
+        return predict_proba(self.model, images)
 
 
 class TFLitePredictor(_Predictor):
@@ -118,11 +128,8 @@ class TFLitePredictor(_Predictor):
         scale, zero = self._output["quantization"]
         return (out - zero) * scale if np.issubdtype(self._output["dtype"], np.integer) and scale else out
 
-    def predict_proba(self, images_uint8) -> np.ndarray:
-        """P(class 1) in [0, 1] for 0-255 images of any size / channels."""
+    def _proba(self, images) -> np.ndarray:
         from .data import to_model_input
-        images = np.asarray(images_uint8)
-        images = images[None] if images.ndim == 3 else images
         out = [np.zeros(0, np.float32)]
         for start in range(0, len(images), self.max_batch):
             x = np.asarray(to_model_input(images[start:start + self.max_batch], self.input_shape))
@@ -146,13 +153,15 @@ def load_predictor(model):
 
 
 def predict_faces(model, rgb_image, faces_mode: str = "largest", class_names=None,
-                  threshold: float | None = None) -> list[dict]:
+                  threshold: float | None = None, detector: str = faces.DETECTOR,
+                  whole_image: bool = True) -> list[dict]:
     """The faces in one uint8 photo with the model's verdict, largest face first.
 
     ``faces_mode``: ``"largest"`` (one face), ``"all"``, or ``"off"`` (the whole image is
-    the face, for ready-made crops like FER-2013). The label is
-    ``class_names[int(p >= threshold)]``; ``threshold`` and ``class_names`` default to the
-    model's saved facts. Returns ``[]`` when no face is found.
+    the face, for ready-made crops like FER-2013). When no face is found, the whole image
+    is classified instead (``"face": "whole image"``), unless ``whole_image=False``: then
+    the answer is ``[]``. The label is ``class_names[int(p >= threshold)]``; ``threshold``
+    and ``class_names`` default to the model's saved facts.
     """
     from .data import to_model_input
     predictor = load_predictor(model)
@@ -161,16 +170,21 @@ def predict_faces(model, rgb_image, faces_mode: str = "largest", class_names=Non
     image = np.asarray(rgb_image)
     if image.dtype != np.uint8:
         raise TypeError(f"expected a uint8 image (0-255), got {image.dtype}")
-    found = faces.face_crops(image[..., None] if image.ndim == 2 else image, faces_mode)
+    image = image[..., None] if image.ndim == 2 else image
+    found = faces.face_crops(image, faces_mode, detector)
+    if not found and whole_image:
+        found = faces.face_crops(image, "off")
     if not found:
         return []
     boxes, crops = zip(*found)
     batch = np.concatenate([np.asarray(to_model_input(c, predictor.input_shape)) for c in crops])
     p = np.asarray(predictor.predict_proba(np.round(batch).astype(np.uint8)), float).reshape(-1)
     out = []
-    for box, p1 in zip(boxes, p):
+    for face, p1 in zip(boxes, p):
         index = int(p1 >= threshold)
-        out.append({"box": tuple(int(v) for v in box), "label": names[index], "class_index": index,
+        out.append({"box": tuple(int(v) for v in face.box), "eyes": face.eyes,
+                    "face": "whole image" if face.detector == "off" else "detected",
+                    "label": names[index], "class_index": index,
                     "p_class1": float(p1), f"p_{names[1]}": float(p1),
                     "probability": float(p1 if index else 1.0 - p1), "threshold": threshold})
     return out
@@ -182,13 +196,14 @@ def predict_file(model, path, **kwargs) -> list[dict]:
     return predict_faces(model, read_image(path, channels=3), **kwargs)
 
 
-def photos_with_faces(files, n: int = 2, max_faces: int | None = None) -> list[Path]:
+def photos_with_faces(files, n: int = 2, max_faces: int | None = None,
+                      detector: str = faces.DETECTOR) -> list[Path]:
     """The first ``n`` readable images among ``files`` with 1 to ``max_faces`` faces found."""
     from .data import read_image
     picked = []
     for path in files:
         try:
-            found = faces.detect_faces(read_image(path, channels=3))
+            found = faces.detect_faces(read_image(path, channels=3), detector)
         except Exception:                 # any decoding problem: not a photo to show
             continue
         if found and (max_faces is None or len(found) <= max_faces):
@@ -239,6 +254,11 @@ def main(argv: list[str] | None = None) -> int:
                              f"saved beside the model, else {DEFAULT_THRESHOLD})")
     parser.add_argument("--faces", choices=FACE_MODES, default="largest",
                         help="largest face (default), all faces, or off: the whole image is the face")
+    parser.add_argument("--detector", choices=faces.DETECTORS, default=faces.DETECTOR,
+                        help="face detector: mtcnn (default; finds more faces) or haar (faster)")
+    parser.add_argument("--strict", action="store_true",
+                        help="answer only for detected faces (default: when no face is found, "
+                             "classify the whole image and say so)")
     parser.add_argument("--json", action="store_true", help="print one JSON list instead of lines")
     args = parser.parse_args(argv)
 
@@ -261,7 +281,12 @@ def main(argv: list[str] | None = None) -> int:
     for path in _inputs(args.inputs):
         image, problem = _read(path)
         if problem is None:
-            found = predict_faces(predictor, image, args.faces, names, threshold)
+            try:
+                found = predict_faces(predictor, image, args.faces, names, threshold,
+                                      args.detector, whole_image=not args.strict)
+            except faces.DetectorMissingError as err:
+                print(f"error: {err}", file=sys.stderr)
+                return 2
             problem = None if found else "no face found"
         if problem:
             records.append({"file": str(path), "error": problem})
@@ -270,17 +295,21 @@ def main(argv: list[str] | None = None) -> int:
             continue
         predicted += 1
         for face in found:
-            records.append({"file": str(path), "box": list(face["box"]), "label": face["label"],
+            records.append({"file": str(path), "face": face["face"], "box": list(face["box"]),
+                            "detector": args.detector, "label": face["label"],
                             f"p_{positive}": round(face["p_class1"], 4), "threshold": threshold,
                             "threshold_source": source})
             if not args.json:
                 x, y, w, h = face["box"]
-                print(f"{path}: box=({x},{y},{w},{h}) {face['label']:<6} "
+                where = ("whole image (no face found)" if face["face"] == "whole image"
+                         and args.faces != "off" else f"box=({x},{y},{w},{h})")
+                print(f"{path}: {where} {face['label']:<6} "
                       f"P({positive})={face['p_class1']:.2f} (threshold {threshold:.2f}, {source})")
     if args.json:
         print(json.dumps(records, indent=1))
     if not predicted:
-        print("nothing could be predicted (no readable image with a face)", file=sys.stderr)
+        print("nothing could be predicted (no readable image" + (" with a face)" if args.strict else ")"),
+              file=sys.stderr)
         return 1
     return 0
 

@@ -277,19 +277,19 @@ def test_face_modes(tmp_path, monkeypatch):
     pictures = {f"{c}/good{i}.png": noise(100 * k + i) for k, c in enumerate(["happy", "sad"])
                 for i in range(2)}
 
-    def fake_detect(image, **kwargs):
+    def fake_detect(image, detector, **kwargs):
         name = next(n for n, p in pictures.items() if np.array_equal(p, image))
-        return boxes[name]
+        return [face_module.Face(box, None, detector) for box in boxes[name]]
 
     monkeypatch.setattr(face_module, "detect_faces", fake_detect)
     crop = run(src, tmp_path / "crop", faces="all", min_size=16)
     r = row(crop, "happy/good0.png")
     assert r["output"] == "happy/good0_face0.png; happy/good0_face1.png"
     assert r["face_box"] == "10,10,30,30; 40,40,20,20" and r["faces"] == 2
-    with Image.open(crop.dst / "happy/good0_face0.png") as img:
-        assert np.array_equal(np.asarray(img), pictures["happy/good0.png"][4:46, 4:46])
-    with Image.open(crop.dst / "sad/good0_face0.png") as img:          # margin clipped
-        assert np.asarray(img).shape == (24, 24, 3)
+    with Image.open(crop.dst / "happy/good0_face0.png") as img:        # MTCNN framing: the box height
+        assert np.array_equal(np.asarray(img), pictures["happy/good0.png"][10:40, 10:40])
+    with Image.open(crop.dst / "sad/good0_face0.png") as img:          # at the edge: still square
+        assert np.asarray(img).shape == (20, 20, 3)
     assert row(crop, "happy/good1.png")["reason"] == "no face found"
 
     largest = run(src, tmp_path / "largest", faces="largest", min_size=16)

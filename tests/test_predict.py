@@ -170,11 +170,35 @@ def test_default_class_names_are_sorted_folders():
     assert list(names) == sorted(names) and len(names) == 2
 
 
-def test_no_face_found_gives_empty_list(bright_model):
-    assert predict.predict_faces(bright_model, _uniform(128, (120, 120, 3)), "largest") == []
-    assert predict.predict_faces(bright_model, _uniform(128, (120, 120, 3)), "all") == []
+def test_no_face_found_classifies_the_whole_image(bright_model):
+    for mode in ("largest", "all"):
+        [face] = predict.predict_faces(bright_model, _uniform(230, (120, 90, 3)), mode)
+        assert face["face"] == "whole image" and face["box"] == (0, 0, 90, 120)
+        assert face["label"] == "sad"                          # bright: the model's class 1
+    [face] = predict.predict_faces(bright_model, _uniform(20, (120, 90, 3)), "largest", detector="haar")
+    assert face["face"] == "whole image" and face["label"] == "happy"
+    # strict: only detected faces get an answer
+    assert predict.predict_faces(bright_model, _uniform(128, (120, 120, 3)), whole_image=False) == []
     with pytest.raises(ValueError, match="faces must be one of"):
         predict.predict_faces(bright_model, _uniform(128), "some")
+
+
+def test_saved_flip_choice_averages_with_the_mirror_image(tmp_path):
+    """A model that reads only the left half: with flip averaging it sees both halves."""
+    model = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Rescaling(1 / 255),
+                              keras.layers.Cropping2D(((0, 0), (0, 4))),      # keep the left half
+                              keras.layers.GlobalAveragePooling2D(),
+                              keras.layers.Dense(1, activation="sigmoid")])
+    model.layers[-1].set_weights([np.array([[20.0]]), np.array([-10.0])])
+    path = _save(model, tmp_path / "left.keras")
+    half = np.zeros((8, 8, 1), np.uint8)
+    half[:, :4] = 255                                          # left half white, right half black
+    plain = predict.load_predictor(path)
+    assert not plain.flip and plain.predict_proba(half)[0] > 0.99
+    (tmp_path / "left.json").write_text(json.dumps({"flip_average": True}))
+    flipped = predict.load_predictor(path)
+    both = (_sigmoid(10.0) + _sigmoid(-10.0)) / 2               # the mean of the two answers
+    assert flipped.flip and flipped.predict_proba(half)[0] == pytest.approx(both, abs=1e-4)
 
 
 def test_red_reaches_the_model_as_red(red_model, tmp_path):
@@ -232,13 +256,24 @@ def test_cli_threshold(bright_model, photo_folder, capsys):
     assert " happy " in capsys.readouterr().out
 
 
-def test_cli_faceless_images_with_face_detection(bright_model, photo_folder, capsys):
-    rc = predict.main([str(photo_folder), "--model", str(bright_model), "--faces", "largest"])
+def test_cli_faceless_images_get_a_whole_image_answer(bright_model, photo_folder, capsys):
+    rc = predict.main([str(photo_folder), "--model", str(bright_model), "--detector", "haar"])
+    captured = capsys.readouterr()
+    assert rc == 0
+    assert "bright.png: whole image (no face found) sad" in captured.out
+    assert "dark.png: whole image (no face found) happy" in captured.out
+    assert "notes.txt: not an image" in captured.out
+    rc = predict.main([str(photo_folder), "--model", str(bright_model), "--json"])
+    records = {Path(r["file"]).name: r for r in json.loads(capsys.readouterr().out)}
+    assert records["bright.png"]["face"] == "whole image" and records["bright.png"]["detector"] == "mtcnn"
+
+
+def test_cli_strict_answers_only_detected_faces(bright_model, photo_folder, capsys):
+    rc = predict.main([str(photo_folder), "--model", str(bright_model), "--strict"])
     captured = capsys.readouterr()
     assert rc == 1                                     # nothing could be predicted
     assert "bright.png: no face found" in captured.out
-    assert "notes.txt: not an image" in captured.out
-    assert "nothing could be predicted" in captured.err
+    assert "nothing could be predicted (no readable image with a face)" in captured.err
 
 
 def test_cli_json(bright_model, photo_folder, capsys):
@@ -285,9 +320,10 @@ def test_real_web_photo_gets_a_box(bright_model, capsys):
     x, y, w, h = faces[0]["box"]
     height, width = data.read_image(photo).shape[:2]
     assert w > 20 and h > 20 and x + w <= width and y + h <= height
+    assert faces[0]["face"] == "detected" and len(faces[0]["eyes"]) == 2   # MTCNN's landmarks
     assert predict.main([str(photo), "--model", str(bright_model), "--json"]) == 0
     [record] = json.loads(capsys.readouterr().out)
-    assert record["box"] == list(faces[0]["box"])
+    assert record["box"] == list(faces[0]["box"]) and record["face"] == "detected"
 
 
 @needs_web
