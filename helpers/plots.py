@@ -235,7 +235,8 @@ def draw_predictions(rgb_image, faces, title: str = "", save=None, max_width: fl
         color = palette[int(face.get("class_index", 0)) % 2]
         prob = face.get("probability", face.get("p_class1"))
         ax.add_patch(Rectangle((x, y), w, h, fill=False, edgecolor=color, linewidth=line))
-        ax.text(x, max(0, y - 2), f"{face['label']} {prob:.2f}", color="black", fontsize=10,
+        whole = " (whole image: no face found)" if face.get("face") == "whole image" else ""
+        ax.text(x, max(0, y - 2), f"{face['label']} {prob:.2f}{whole}", color="black", fontsize=10,
                 va="bottom", ha="left", bbox={"facecolor": color, "edgecolor": "none", "pad": 1.5})
     ax.set_xticks([])
     ax.set_yticks([])

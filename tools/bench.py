@@ -29,11 +29,12 @@ NETWORKS = [("original_cnn", config.ORIGINAL_MODEL), ("original_cnn_48", config.
             ("happy_sad", config.OUR_MODEL)]
 BASELINE = ("hog_linear", "hog_linear.joblib")
 TFLITE = [f"happy_sad_{mode}.tflite" for mode in ("float32", "dynamic", "int8")]
-TARGETS = {"accuracy": 0.92, "balanced_accuracy": 0.91, "saved_mb": 1.0, "train_minutes": 20.0,
+TARGETS = {"accuracy": 0.935, "balanced_accuracy": 0.93, "saved_mb": 1.0, "train_minutes": 10.0,   # issue 12
            "speedup_vs_original": 5.0, "int8_accuracy_drop": 0.01}
 # The columns benchmark.md shows ("{1}" is the name of class 1); benchmark.csv has them all.
 COLUMNS = ["kind", "input", "params", "macs", "saved_mb", "train_minutes", "epochs", "best_epoch",
-           "accuracy", "balanced_accuracy", "{1}_f1", "roc_auc", "images_per_s_b64", "latency_ms_b1"]
+           "accuracy", "balanced_accuracy", "{1}_f1", "roc_auc", "accuracy_mirrored",
+           "images_per_s_b64", "latency_ms_b1"]
 
 
 def missing_steps() -> list[str]:
@@ -75,14 +76,20 @@ def measure(repeats: int = 30) -> pd.DataFrame:
         if not (folder / file).exists():
             continue
         predictor = predict.load_predictor(folder / file)
+        predictor.flip = False                 # one pass per face, like every other row
         model, facts = predictor.model, models.read_facts(folder / file)
         fitted = np.asarray(data.to_model_input(sample, predictor.input_shape))
         seconds = facts.get("train_seconds")
-        rows[name] = row(predictor.predict_proba(x_test), efficiency.keras_predict_fn(model), fitted,
+        p_test = predictor.predict_proba(x_test)
+        p_mirrored = (p_test + predictor.predict_proba(x_test[:, :, ::-1])) / 2
+        mirrored = evaluation.scores(y_test, p_mirrored, 0.5, names)
+        rows[name] = row(p_test, efficiency.keras_predict_fn(model), fitted,
                          folder / file, kind="Keras", input="x".join(map(str, predictor.input_shape)),
                          params=model.count_params(), macs=efficiency.count_macs(model),
                          train_minutes=None if seconds is None else seconds / 60,
-                         epochs=facts.get("epochs_run"), best_epoch=facts.get("best_epoch"))
+                         epochs=facts.get("epochs_run"), best_epoch=facts.get("best_epoch"),
+                         accuracy_mirrored=mirrored["accuracy"],
+                         balanced_accuracy_mirrored=mirrored["balanced_accuracy"])
     name, file = BASELINE
     if (folder / file).exists():
         pipe = joblib.load(folder / file)
@@ -102,6 +109,47 @@ def measure(repeats: int = 30) -> pd.DataFrame:
     table = evaluation.comparison_table(rows)
     table.attrs["class_names"] = list(names)
     return table
+
+
+def photo_rows() -> pd.DataFrame:
+    """``happy_sad`` end to end on the web/ photos, once per face detector: ``predict`` as a
+    user runs it (largest face; the whole image when none is found) against the folder label."""
+    import time
+    from helpers import data, faces, predict
+    source, path = data.locate(), config.models_dir() / config.OUR_MODEL
+    if source.web is None or not path.exists():
+        return pd.DataFrame()
+    predictor = predict.load_predictor(path)
+    photos = [(p, label) for label, name in enumerate(predictor.class_names or data.class_names(source.web))
+              for p in data.image_files(source.web / name)]
+    rows = {}
+    for detector in faces.DETECTORS:
+        faces.detect_faces(np.zeros((64, 64, 3), np.uint8), detector)     # load it before timing
+        right, found, seconds = [], [], 0.0
+        for file, label in photos:
+            rgb = data.read_image(file)
+            start = time.perf_counter()
+            [answer] = predict.predict_faces(predictor, rgb, "largest", detector=detector)
+            seconds += time.perf_counter() - start
+            right.append(answer["class_index"] == label)
+            found.append(answer["face"] == "detected")
+        right, found = np.array(right), np.array(found)
+        rows[f"web photos, {detector}"] = {
+            "photos": len(photos), "faces_found": int(found.sum()), "accuracy": right.mean(),
+            "accuracy_face_found": right[found].mean() if found.any() else np.nan,
+            "accuracy_whole_image": right[~found].mean() if (~found).any() else np.nan,
+            "ms_per_photo": 1000 * seconds / len(photos)}
+    return pd.DataFrame(rows).T
+
+
+PHOTO_NOTE = (
+    "`happy_sad` through `python -m helpers predict`'s code (largest face, the saved threshold and "
+    "mirror choice; the whole image when no face is found) on every web/ photo, scored against the "
+    "folder they sit in. Those labels are the search term, not always a visible face (crowds, cartoons, "
+    "text banners): the whole-image answers are close to a coin toss, and `accuracy_face_found` is the "
+    "fairer number. The crop framing was measured on FER-2013 and then checked on these same photos, so "
+    "they are not an untouched test set. Time per photo includes reading the pixels into the detector, "
+    "the crop and the network.")
 
 
 def targets(table: pd.DataFrame) -> pd.DataFrame:
@@ -133,7 +181,7 @@ def _markdown(table: pd.DataFrame) -> str:
     return formatted(table).to_markdown(colalign=align, disable_numparse=True)
 
 
-def write(table: pd.DataFrame, out_dir: Path | None = None) -> Path:
+def write(table: pd.DataFrame, out_dir: Path | None = None, photos: pd.DataFrame | None = None) -> Path:
     """``benchmark.md`` and ``benchmark.csv`` (index column "model") under ``outputs/``."""
     import tensorflow as tf
     out_dir = Path(out_dir) if out_dir else config.outputs_dir()
@@ -151,6 +199,9 @@ def write(table: pd.DataFrame, out_dir: Path | None = None) -> Path:
     ]
     if "happy_sad" in table.index:
         lines += ["## Targets", "", _markdown(targets(table)), ""]
+    if photos is not None and not photos.empty:
+        photos.to_csv(out_dir / "benchmark_photos.csv", index_label="detector")
+        lines += ["## Photos end to end", "", PHOTO_NOTE, "", _markdown(photos), ""]
     path = out_dir / "benchmark.md"
     path.write_text("\n".join(lines))
     return path
@@ -172,7 +223,7 @@ def main(argv: list[str] | None = None) -> int:
     if table.empty:
         print("Nothing to measure: run `make run` first.")
         return 1
-    path = write(table)
+    path = write(table, photos=photo_rows())
     print(path.read_text())
     print(f"\nwritten: {path}")
     return 0
