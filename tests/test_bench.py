@@ -72,6 +72,9 @@ def test_bench_measures_saved_models_and_writes_the_table(project):
     expected = evaluation.scores(y_test, evaluation.predict_proba(ours, x_test), 0.5)
     assert table.loc["happy_sad", "accuracy"] == pytest.approx(expected["accuracy"])
     assert table.loc["happy_sad", "roc_auc"] == pytest.approx(expected["roc_auc"])
+    p_mirror = (evaluation.predict_proba(ours, x_test) + evaluation.predict_proba(ours, x_test[:, :, ::-1])) / 2
+    assert table.loc["happy_sad", "accuracy_mirrored"] == pytest.approx(
+        evaluation.scores(y_test, p_mirror, 0.5)["accuracy"])
     tflite = predict.load_predictor(project / "models" / "happy_sad_float32.tflite")
     assert table.loc["happy_sad_float32", "roc_auc"] == pytest.approx(
         evaluation.scores(y_test, tflite.predict_proba(x_test))["roc_auc"])

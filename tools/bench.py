@@ -76,13 +76,13 @@ def measure(repeats: int = 30) -> pd.DataFrame:
         if not (folder / file).exists():
             continue
         predictor = predict.load_predictor(folder / file)
-        predictor.flip = False                 # one pass per face, like every other row
         model, facts = predictor.model, models.read_facts(folder / file)
         fitted = np.asarray(data.to_model_input(sample, predictor.input_shape))
         seconds = facts.get("train_seconds")
+        predictor.flip = True                  # the predictor's own mirror averaging ...
+        mirrored = evaluation.scores(y_test, predictor.predict_proba(x_test), 0.5, names)
+        predictor.flip = False                 # ... and one pass per face, like every other row
         p_test = predictor.predict_proba(x_test)
-        p_mirrored = (p_test + predictor.predict_proba(x_test[:, :, ::-1])) / 2
-        mirrored = evaluation.scores(y_test, p_mirrored, 0.5, names)
         rows[name] = row(p_test, efficiency.keras_predict_fn(model), fitted,
                          folder / file, kind="Keras", input="x".join(map(str, predictor.input_shape)),
                          params=model.count_params(), macs=efficiency.count_macs(model),
