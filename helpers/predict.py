@@ -191,19 +191,20 @@ def predict_faces(model, rgb_image, faces_mode: str = "largest", class_names=Non
 
 
 def predict_file(model, path, **kwargs) -> list[dict]:
-    """:func:`predict_faces` on an image file (read as RGB by Pillow)."""
-    from .data import read_image
-    return predict_faces(model, read_image(path, channels=3), **kwargs)
+    """:func:`predict_faces` on an image file, decoded as cleaning decodes it (RGB, by Pillow);
+    an unreadable file raises ``cleaning.Rejected`` with the reason."""
+    from .cleaning import load_image
+    return predict_faces(model, load_image(Path(path))[0], **kwargs)
 
 
 def photos_with_faces(files, n: int = 2, max_faces: int | None = None,
                       detector: str = faces.DETECTOR) -> list[Path]:
     """The first ``n`` readable images among ``files`` with 1 to ``max_faces`` faces found."""
-    from .data import read_image
+    from .cleaning import load_image
     picked = []
     for path in files:
         try:
-            found = faces.detect_faces(read_image(path, channels=3), detector)
+            found = faces.detect_faces(load_image(Path(path))[0], detector)
         except Exception:                 # any decoding problem: not a photo to show
             continue
         if found and (max_faces is None or len(found) <= max_faces):
@@ -227,19 +228,16 @@ def _inputs(paths) -> list[Path]:
 
 
 def _read(path: Path):
-    """RGB pixels, or the reason they cannot be had."""
-    from PIL import Image, UnidentifiedImageError
-    from .data import read_image
+    """RGB pixels, or the reason they cannot be had: lesson 01's safe decoder, so a photo is
+    read for prediction exactly as cleaning reads it (16-bit scaled, transparency on white,
+    bombs refused unread, the first frame of an animation)."""
+    from .cleaning import Rejected, load_image
     if not path.exists():
         return None, "no such file"
     try:
-        return read_image(path, channels=3), None
-    except UnidentifiedImageError:
-        return None, "not an image"
-    except Image.DecompressionBombError:
-        return None, "image too large"
-    except (OSError, ValueError, SyntaxError) as err:
-        return None, f"not an image ({type(err).__name__}: {err})"
+        return load_image(path)[0], None
+    except Rejected as rejected:
+        return None, rejected.reason
 
 
 def main(argv: list[str] | None = None) -> int:
