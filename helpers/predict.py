@@ -200,12 +200,12 @@ def predict_file(model, path, **kwargs) -> list[dict]:
 def photos_with_faces(files, n: int = 2, max_faces: int | None = None,
                       detector: str = faces.DETECTOR) -> list[Path]:
     """The first ``n`` readable images among ``files`` with 1 to ``max_faces`` faces found."""
-    from .cleaning import load_image
+    from .cleaning import Rejected, load_image
     picked = []
     for path in files:
         try:
             found = faces.detect_faces(load_image(Path(path))[0], detector)
-        except Exception:                 # any decoding problem: not a photo to show
+        except Rejected:                  # unreadable: not a photo to show (a detector error still says so)
             continue
         if found and (max_faces is None or len(found) <= max_faces):
             picked.append(Path(path))
