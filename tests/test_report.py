@@ -4,6 +4,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 
 import nbformat
 import pytest
@@ -48,7 +49,7 @@ def test_select_and_only(tmp_path):
         run_series.select(tmp_path, "07")
 
 
-def test_runs_notebooks_in_order_and_writes_report(tmp_path):
+def test_runs_notebooks_in_order_and_writes_report(tmp_path, capsys):
     nbs, out = tmp_path / "nbs", tmp_path / "out"
     nbs.mkdir()
     # 01 writes a file into its working folder (must be the notebooks folder); 02 reads it
@@ -69,12 +70,21 @@ def test_runs_notebooks_in_order_and_writes_report(tmp_path):
     rows = _timings(out)
     assert [(r["notebook"], r["status"]) for r in rows] == [("01_first.ipynb", "ok"), ("02_second.ipynb", "ok")]
     assert all(float(r["seconds"]) > 0 for r in rows)
+    assert all(float(r["peak_rss_mb"]) > 10 and float(r["runner_peak_rss_mb"]) > 10 for r in rows)
     index = (out / "index.html").read_text()
     for text in ('href="notebooks/01_first.html"', 'href="notebooks/02_second.html"',
                  "TEST DATA at /nowhere", "happy_sad", "0.812", "3,696,625", "<table",
-                 'src="confusion_matrix.png"', "<figcaption>Confusion matrix", "Mode:"):
+                 'src="confusion_matrix.png"', "<figcaption>Confusion matrix", "Mode:",
+                 "Peak memory (MB)", f"<td>{results[0].peak_rss_mb:,.0f}</td>", "Whole run:",
+                 "Peak memory of the runner"):
         assert text in index, text
     assert "learning_curves.png" not in index        # listed but absent: not shown
+    printed = capsys.readouterr().out.splitlines()
+    assert "[1/2] 01_first  cell 2/2  0:0" in printed[2]
+    assert printed[3].startswith("[1/2] 01_first  ok in 0:0") and printed[3].endswith(" MB")
+    # the last line: where the report is, and how long the whole run took
+    assert re.fullmatch(rf"Report: {re.escape(str((out / 'index.html').resolve()))}  \(the whole run took 0:\d\d\)",
+                        printed[-1])
 
 
 def test_stops_at_first_failure_and_still_writes_index(tmp_path, capsys):
@@ -111,6 +121,7 @@ def test_only_keeps_the_timings_of_notebooks_not_run(tmp_path):
     rows = {r["notebook"]: r for r in _timings(out)}
     assert rows["01_a.ipynb"]["seconds"] == "99.0"                 # from the earlier run
     assert rows["02_b.ipynb"]["seconds"] != "5.0"                  # measured now
+    assert rows["01_a.ipynb"]["peak_rss_mb"] == "" and float(rows["02_b.ipynb"]["peak_rss_mb"]) > 0
 
 
 def test_main_only_and_bad_selection(tmp_path, capsys):
