@@ -17,7 +17,6 @@ import hashlib
 import os
 import stat
 import tarfile
-import tempfile
 import urllib.parse
 import urllib.request
 import zipfile
@@ -40,6 +39,7 @@ DATASETS: dict[str, dict[str, str | None]] = {
 
 CHUNK = 1 << 20          # read / hash in 1 MiB pieces
 TIMEOUT_S = 60           # socket timeout for one download
+MAX_BYTES = 2 << 30      # no download may be larger than 2 GiB (a cap: a server cannot fill the disk)
 
 
 class ChecksumError(ValueError):
@@ -64,11 +64,21 @@ def default_cache_dir() -> Path:
     return config.ROOT / "data" / "downloads"
 
 
+class TooLargeError(ValueError):
+    """A download grew past its size cap."""
+
+
 def fetch(url: str, sha256: str, cache_dir: Path | str | None = None,
-          filename: str | None = None) -> Path:
+          filename: str | None = None, max_bytes: int | None = MAX_BYTES,
+          progress=None) -> Path:
     """Download ``url`` into ``cache_dir`` (reusing a cached file whose hash matches) and
-    return its path. The bytes go to a temporary file, renamed into place only once the
+    return its path. The bytes go to ``NAME.part``, renamed into place only once the
     SHA-256 checks out: a wrong download leaves nothing behind (:class:`ChecksumError`).
+
+    An interrupted download keeps its ``.part`` and the next call resumes it (an HTTP
+    ``Range`` request; a server that ignores it sends the file again from the start).
+    More than ``max_bytes`` is refused (:class:`TooLargeError`). ``progress`` (a tqdm
+    bar, say) gets ``update(n)`` for every block read; a new bar per file by default.
     """
     expected = sha256.strip().lower()
     if len(expected) != 64 or any(ch not in "0123456789abcdef" for ch in expected):
@@ -79,28 +89,47 @@ def fetch(url: str, sha256: str, cache_dir: Path | str | None = None,
 
     if target.exists():
         if sha256_of(target) == expected:
+            if progress is not None:
+                progress.update(target.stat().st_size)
             return target                       # cache hit
         target.unlink()                         # stale or corrupt: fetch again
 
-    handle, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=folder)
-    tmp = Path(tmp_name)
+    part = target.with_name(target.name + ".part")
+    have = part.stat().st_size if part.exists() else 0
+    request = urllib.request.Request(url, headers={"Range": f"bytes={have}-"} if have else {})
+    own_bar = progress is None
+    if own_bar:
+        from tqdm.auto import tqdm
+        progress = tqdm(desc=target.name, unit="B", unit_scale=True, leave=False)
     try:
-        digest = hashlib.sha256()
-        with os.fdopen(handle, "wb") as out, \
-                urllib.request.urlopen(url, timeout=TIMEOUT_S) as response:  # noqa: S310
-            for block in iter(lambda: response.read(CHUNK), b""):
-                digest.update(block)
-                out.write(block)
-        actual = digest.hexdigest()
+        with urllib.request.urlopen(request, timeout=TIMEOUT_S) as response:  # noqa: S310
+            resumed = have and response.status == 206
+            if not resumed:
+                have = 0                        # the server sends it all again
+            if own_bar and response.length is not None:
+                progress.reset(total=have + response.length)
+            progress.update(have)
+            with open(part, "ab" if resumed else "wb") as out:
+                for block in iter(lambda: response.read(CHUNK), b""):
+                    have += len(block)
+                    if max_bytes is not None and have > max_bytes:
+                        raise TooLargeError(f"{url} is larger than its cap of {max_bytes:,} bytes: "
+                                            "refused, and the partial file deleted.")
+                    out.write(block)
+                    progress.update(len(block))
+        actual = sha256_of(part)
         if actual != expected:
             raise ChecksumError(
                 f"SHA-256 mismatch for {url}:\n  expected {expected}\n  got      {actual}\n"
                 f"The download was deleted. The file changed on the server, or the "
                 f"download was corrupted; check the URL and the hash.")
-        os.replace(tmp, target)
+        os.replace(part, target)
+    except (ChecksumError, TooLargeError):
+        part.unlink(missing_ok=True)            # wrong bytes are never resumed
+        raise
     finally:
-        if tmp.exists():
-            tmp.unlink()
+        if own_bar:
+            progress.close()
     return target
 
 
