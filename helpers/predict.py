@@ -32,14 +32,18 @@ DEFAULT_THRESHOLD = 0.5
 
 
 def default_class_names() -> tuple[str, ...]:
-    """The sorted class folders of the data (``fer2013/train``, else ``web``)."""
-    from .data import class_names
-    for folder in (config.data_dir() / "fer2013" / "train", config.data_dir() / "web"):
+    """The sorted class folders of the data the series uses (``data.locate()``: the real data,
+    else the synthetic demo): ``fer2013/train``, else ``web``."""
+    from .data import class_names, locate
+    source = locate()
+    for folder in (source.fer / "train" if source.fer else None, source.web):
+        if folder is None:                   # that part of the data is absent
+            continue
         try:
             return tuple(class_names(folder))
         except (FileNotFoundError, ValueError):
             continue
-    raise FileNotFoundError(f"No class names: the model has no saved facts and {config.data_dir()} "
+    raise FileNotFoundError(f"No class names: the model has no saved facts and {source.root} "
                             "has no class folders. Pass class_names=(...).")
 
 

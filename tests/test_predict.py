@@ -170,6 +170,17 @@ def test_default_class_names_are_sorted_folders():
     assert list(names) == sorted(names) and len(names) == 2
 
 
+def test_default_class_names_without_data_come_from_the_synthetic_demo(tmp_path, monkeypatch):
+    """A fresh clone with no data: the names come from the demo the series runs on (data.locate())."""
+    from helpers import synthetic
+    make_demo = synthetic.make_demo
+    monkeypatch.setattr(synthetic, "make_demo", lambda root: make_demo(root, n_train=1, n_test=1, n_web=2))
+    monkeypatch.setattr(config, "ROOT", tmp_path)                 # the demo goes to tmp_path/data/synthetic
+    monkeypatch.setenv("HAPPYSAD_DATA", str(tmp_path / "empty"))  # no real data there
+    assert predict.default_class_names() == synthetic.CLASSES
+    assert data.locate().synthetic
+
+
 def test_no_face_found_classifies_the_whole_image(bright_model):
     for mode in ("largest", "all"):
         [face] = predict.predict_faces(bright_model, _uniform(230, (120, 90, 3)), mode)
