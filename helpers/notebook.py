@@ -79,6 +79,7 @@ def setup(title: str = "", gpu_check: bool = True) -> dict:
             print(f"{key:>24}: {value}")
     if source.synthetic:
         print("\n" + "!" * 72 + "\n!! NO REAL DATA FOUND: running on the SYNTHETIC demo (drawn faces).\n"
-              "!! Numbers below say nothing about real photos. See README: 'Where data goes'.\n"
+              "!! Numbers below say nothing about real photos. Get the real data with\n"
+              f"!! `make data` (into {config.data_dir()}; README: 'Where data goes'), then rerun.\n"
               + "!" * 72)
     return facts

@@ -21,3 +21,11 @@ def test_check_versions_refuses_an_old_package():
     with pytest.raises(ImportError, match="too old"):
         notebook.check_versions({"numpy": "999.0"})
     assert "numpy" in notebook.check_versions({"numpy": "1.0"})
+
+
+def test_setup_without_data_says_synthetic_and_how_to_get_the_real_data(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("HAPPYSAD_DATA", str(tmp_path / "empty"))
+    facts = notebook.setup("01 test")
+    out = capsys.readouterr().out
+    assert facts["synthetic"] is True
+    assert "SYNTHETIC demo" in out and "make data" in out and str(tmp_path / "empty") in out
