@@ -55,3 +55,21 @@ def make_fer_tree(root: Path, n_train: int = 40, n_test: int = 12, seed: int = 0
 @pytest.fixture
 def fer_tree(tmp_path: Path) -> Path:
     return make_fer_tree(tmp_path / "data")
+
+
+def make_notebook(path: Path, *sources: str) -> Path:
+    """A notebook file with a title cell and one code cell per source (for tools.run_series)."""
+    import nbformat
+    nb = nbformat.v4.new_notebook()
+    nb.metadata = {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}}
+    nb.cells = [nbformat.v4.new_markdown_cell(f"# {path.stem}")]
+    nb.cells += [nbformat.v4.new_code_cell(s) for s in sources]
+    nbformat.write(nb, str(path))
+    return path
+
+
+@pytest.fixture
+def no_data_lookup(monkeypatch):
+    """run_series' report names the data; the real lookup may generate the synthetic demo."""
+    from tools import run_series
+    monkeypatch.setattr(run_series, "_data_source", lambda: "TEST DATA at /nowhere")

@@ -6,26 +6,15 @@ import json
 import os
 import re
 
-import nbformat
 import pytest
 from PIL import Image
 
 from tools import run_series
 
 
-def _notebook(path, *sources):
-    nb = nbformat.v4.new_notebook()
-    nb.metadata = {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}}
-    nb.cells = [nbformat.v4.new_markdown_cell(f"# {path.stem}")]
-    nb.cells += [nbformat.v4.new_code_cell(s) for s in sources]
-    nbformat.write(nb, str(path))
-    return path
+from conftest import make_notebook as _notebook  # noqa: E402
 
-
-@pytest.fixture(autouse=True)
-def _no_data_lookup(monkeypatch):
-    # the real lookup may generate the synthetic demo under data/; not needed here
-    monkeypatch.setattr(run_series, "_data_source", lambda: "TEST DATA at /nowhere")
+pytestmark = pytest.mark.usefixtures("no_data_lookup")
 
 
 def _timings(out):
