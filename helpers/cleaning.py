@@ -3,11 +3,13 @@
 ``clean(src, dst)`` reads ``src/<class>/...`` and writes ``dst/<class>/*.png`` plus
 ``dst/cleaning_report.csv``: one row per file found, kept or rejected, with the reason
 in plain words. ``src`` is never changed. The checks, in order (lesson 01 explains each):
-hidden files; decoding by content ("not an image", "truncated file", "image too large",
-refused from the header before decoding); a standard form (EXIF rotation, first frame,
-16-bit / palette / transparent -> 8-bit RGB); "too small"; exact duplicates (first copy
-kept; the same pixels in both classes rejects every copy); faces (``helpers.faces``);
-near-duplicates are only noted and grouped (:func:`near_duplicate_groups`).
+hidden files; "not a regular file" or "broken link", by ``stat`` alone (a named pipe is never
+opened; a link to a file is read like the file, one to a folder is not followed); decoding by
+content ("not an image", "truncated file", "image too large", refused from the header before
+decoding); a standard form (EXIF rotation, first frame, 16-bit / palette / transparent -> 8-bit
+RGB); "too small"; exact duplicates (first copy kept; the same pixels in both classes rejects
+every copy); faces (``helpers.faces``); near-duplicates are only noted and grouped
+(:func:`near_duplicate_groups`).
 
     python -m helpers clean SRC DST [--faces all|largest|off] [--detector mtcnn|haar] [--min-size 32] [--limit N]
 """
@@ -132,6 +134,9 @@ def _decode_error(exc: BaseException) -> Rejected:
 def load_image(path: Path, max_pixels: int = MAX_PIXELS):
     """Decode ``path`` safely. Returns ``(rgb_array, info)``; raises :class:`Rejected`."""
     from PIL import Image, UnidentifiedImageError
+    if not (path := Path(path)).is_file():     # by stat: never open a named pipe (it would block)
+        raise Rejected("not a regular file" if path.exists() else
+                       "broken link" if path.is_symlink() else "no such file")
     bomb = (Image.DecompressionBombError, Image.DecompressionBombWarning, MemoryError)
     broken = (OSError, SyntaxError, ValueError, EOFError, IndexError)
     with warnings.catch_warnings():
@@ -219,10 +224,10 @@ def near_duplicate_groups(hashes, near_bits: int = NEAR_BITS, links=()) -> "pd.S
 
 # --------------------------------------------------------------------------- folders
 def _list_files(src: Path, classes: list[str]) -> list[tuple[str, str]]:
-    """(relative posix path, class) for every file under ``src``, sorted."""
+    """(relative posix path, class) for every entry under ``src`` but real folders, sorted."""
     rows = []
-    for path in src.rglob("*"):
-        if path.is_file():
+    for path in src.rglob("*"):                   # never walks into a link to a folder
+        if path.is_symlink() or not path.is_dir():
             rel = path.relative_to(src).as_posix()
             top = rel.split("/", 1)[0]
             rows.append((rel, top if top in classes and "/" in rel else ""))
@@ -236,17 +241,23 @@ def _prepare_dst(src: Path, dst: Path, classes: list[str]) -> None:
     if src.is_relative_to(dst):
         raise CleaningError(f"The source {src} is inside the destination {dst}. Pick a new, "
                             "separate destination folder.")
-    dst.mkdir(parents=True, exist_ok=True)
-    for name in classes:
-        folder = dst / name
-        if folder.exists():
-            if not (folder / MARKER_NAME).exists() and any(folder.iterdir()):
-                raise CleaningError(
-                    f"{folder} already exists and was not made by `clean`. Refusing to overwrite "
-                    "it: choose an empty destination folder.")
-            shutil.rmtree(folder)
-        folder.mkdir()
-        (folder / MARKER_NAME).write_text("Made by `python -m helpers clean`; recreated on rerun.\n")
+    if file := next((p for p in (dst, *dst.parents) if p.exists() and not p.is_dir()), None):
+        raise CleaningError(f"The destination {dst} is{'' if file == dst else f' in {file}, which is'} a "
+                            "file, not a folder: give a new or empty folder (the file stays as it is).")
+    try:
+        for folder in [dst / name for name in classes]:   # check them all before changing any
+            if folder.exists() and not (folder.is_dir() and ((folder / MARKER_NAME).exists()
+                                                             or not any(folder.iterdir()))):
+                raise CleaningError(f"{folder} already exists and was not made by `clean`. Refusing "
+                                    "to overwrite it: choose an empty destination folder.")
+        dst.mkdir(parents=True, exist_ok=True)
+        for folder in [dst / name for name in classes]:
+            shutil.rmtree(folder, ignore_errors=True)  # ours (checked above); a link stays
+            folder.mkdir()
+            (folder / MARKER_NAME).write_text("Made by `python -m helpers clean`; recreated on rerun.\n")
+    except OSError as error:                          # e.g. no permission; a link in the way
+        raise CleaningError(f"Cannot write {error.filename or dst} ({error.strerror}): give a "
+                            "destination folder you can write to.") from None
 
 
 def _output_stem(rel_in_class: str) -> str:
@@ -402,6 +413,6 @@ def main(argv: list[str] | None = None) -> int:
         clean(args.src, args.dst, faces=args.faces, min_size=args.min_size, limit=args.limit,
               max_pixels=args.max_pixels, detector=args.detector, progress=not args.no_progress)
     except (CleaningError, face_module.DetectorMissingError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
+        print("error: " + " ".join(str(error).splitlines()), file=sys.stderr)   # one line
+        return 2
     return 0

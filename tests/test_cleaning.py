@@ -4,6 +4,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import stat
 import struct
 import subprocess
 import sys
@@ -312,6 +313,38 @@ def test_real_detector_finds_no_face_in_a_flat_picture(tmp_path):
     assert set(report["reason"]) == {"no face found"}
 
 
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no named pipes on this system")
+def test_pipes_and_links_are_reported_and_pipes_never_opened(tmp_path, monkeypatch):
+    src = make_src(tmp_path)
+    os.mkfifo(src / "happy" / "pipe.png")                        # opening it to read would block
+    (src / "sad" / "gone.png").symlink_to(tmp_path / "nowhere.png")
+    (src / "sad" / "loop.png").symlink_to(src / "sad" / "loop.png")
+    outside = save(tmp_path / "elsewhere" / "real.png", noise(70))
+    (src / "sad" / "linked.png").symlink_to(outside)            # a link to a real file: read it
+    (src / "happy" / "folder").symlink_to(outside.parent, target_is_directory=True)
+    before = (outside.read_bytes(), outside.stat().st_mtime_ns)
+    opened, pil_open = [], Image.open
+
+    def only_regular_files(fp, *args, **kwargs):                 # fail instead of blocking
+        assert stat.S_ISREG(os.stat(fp).st_mode), f"opened {fp}, not a regular file"
+        opened.append(Path(fp).name)
+        return pil_open(fp, *args, **kwargs)
+
+    monkeypatch.setattr(Image, "open", only_regular_files)
+    result = run(src, tmp_path / "dst")
+    for source, reason in (("happy/pipe.png", "not a regular file"), ("sad/gone.png", "broken link"),
+                           ("sad/loop.png", "broken link"), ("happy/folder", "not a regular file")):
+        assert (row(result, source)["status"], row(result, source)["reason"]) == ("rejected", reason)
+    assert not result.report["source"].str.startswith("happy/folder/").any()   # not followed
+    assert np.array_equal(out_image(result, "sad/linked.png"), noise(70))
+    assert "pipe.png" not in opened and "linked.png" in opened
+    on_disk = pd.read_csv(result.report_path, keep_default_na=False).set_index("source")
+    assert on_disk.loc["happy/pipe.png", "reason"] == "not a regular file"
+    assert on_disk.loc["sad/gone.png", "reason"] == "broken link"
+    assert stat.S_ISFIFO(os.lstat(src / "happy" / "pipe.png").st_mode)
+    assert (outside.read_bytes(), outside.stat().st_mtime_ns) == before
+
+
 # ------------------------------------------------------------------ source safety, reruns
 def test_source_is_never_changed(tmp_path):
     src = make_src(tmp_path)
@@ -407,6 +440,45 @@ def test_cli_class_that_ends_up_empty(tmp_path):
     (src / "sad" / "notes.jpg").unlink()                            # a class folder with nothing
     done = cli(src, tmp_path / "dst", "--faces", "off")
     assert done.returncode != 0 and "ended up empty" in done.stderr
+
+
+def one_error_line(done: subprocess.CompletedProcess) -> str:
+    """Bad input: exit code 2 and one line on stderr, no traceback."""
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr
+    [line] = done.stderr.splitlines()
+    assert line.startswith("error: ")
+    return line
+
+
+def test_cli_destination_that_is_a_file(tmp_path):
+    src = make_src(tmp_path, n=1)
+    mine = tmp_path / "some_file"
+    mine.write_text("mine")
+    line = one_error_line(cli(src, mine, "--faces", "off"))
+    assert f"The destination {mine.resolve()} is a file, not a folder" in line
+    assert "give a new or empty folder" in line
+    line = one_error_line(cli(src, mine / "sub", "--faces", "off"))
+    assert f"in {mine.resolve()}, which is a file, not a folder" in line
+    assert mine.read_text() == "mine"
+
+
+def test_cli_other_destinations_it_refuses(tmp_path):
+    src = make_src(tmp_path, n=1)
+    before = snapshot(src)
+    line = one_error_line(cli(src, src / "clean", "--faces", "off"))
+    assert "inside the source" in line and "Pick a folder outside it" in line
+    assert not (src / "clean").exists() and snapshot(src) == before
+    save(tmp_path / "dst" / "happy" / "precious.png", noise(99))     # a folder it did not make
+    (tmp_path / "dst" / "sad").write_text("a file named like a class")
+    line = one_error_line(cli(src, tmp_path / "dst", "--faces", "off"))
+    assert "already exists and was not made by `clean`" in line and "choose an empty" in line
+    (tmp_path / "dst" / "happy" / "precious.png").unlink()          # only the file `sad` is left
+    line = one_error_line(cli(src, tmp_path / "dst", "--faces", "off"))
+    assert f"{(tmp_path / 'dst' / 'sad').resolve()} already exists and was not made" in line
+    assert (tmp_path / "dst" / "sad").read_text() == "a file named like a class"
+    assert not (tmp_path / "dst" / "happy" / cleaning.MARKER_NAME).exists()   # nothing changed
+    assert not (tmp_path / "dst" / cleaning.REPORT_NAME).exists()
 
 
 def row_reason(report: pd.DataFrame, source: str) -> str:
