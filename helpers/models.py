@@ -12,6 +12,7 @@ each ``.tflite`` file it converts. Everything that predicts reads them.
 from __future__ import annotations
 
 import json
+import zipfile
 from pathlib import Path
 
 from . import config
@@ -20,17 +21,22 @@ from . import config
 def load_model(path: Path | str, notebook: str = "03_train"):
     """Load a saved ``.keras`` model in Keras's safe mode (no arbitrary code runs).
 
-    A missing file stops with "run notebook ``notebook`` first".
+    A missing file stops with "run notebook ``notebook`` first"; a non-model file with a ValueError.
     """
     import keras
     path = config.require(path, notebook, f"The model {Path(path).name}")
-    return keras.models.load_model(path, safe_mode=True, compile=False)
+    try:
+        if path.suffix == ".keras" and not zipfile.is_zipfile(path):
+            raise zipfile.BadZipFile
+        return keras.models.load_model(path, safe_mode=True, compile=False)
+    except (zipfile.BadZipFile, KeyError, json.JSONDecodeError):     # no zip, or not Keras's
+        raise ValueError(f"{path} is not a .keras model file (a zip archive Keras writes): run "
+                         f"notebook {notebook} again, or download it again.") from None
 
 
 def facts_path(model_path: Path | str) -> Path:
     """``name.json`` beside ``name.keras`` or ``name.tflite``."""
-    model_path = Path(model_path)
-    return model_path.with_suffix(".json")
+    return Path(model_path).with_suffix(".json")
 
 
 def read_facts(model_path: Path | str) -> dict:

@@ -97,6 +97,10 @@ class TFLitePredictor(_Predictor):
         self.path = Path(path)
         if not self.path.is_file():
             raise FileNotFoundError(f"No TFLite model at {self.path}")
+        with open(self.path, "rb") as file:            # a FlatBuffer names its kind at byte 4
+            if file.read(8)[4:] != b"TFL3":            # (else the interpreter's error is garbled)
+                raise ValueError(f"{self.path} is not a .tflite model file (TFLiteConverter's FlatBuffer):"
+                                 " run notebook 07_efficiency_and_deployment again, or download it again.")
         self.max_batch = int(max_batch)
         with warnings.catch_warnings():              # tf.lite.Interpreter's deprecation note
             warnings.simplefilter("ignore")
@@ -269,7 +273,7 @@ def main(argv: list[str] | None = None) -> int:
         predictor = load_predictor(model_path)
         names = predictor.class_names or default_class_names()
     except (FileNotFoundError, ValueError) as err:
-        print(f"error: {err}", file=sys.stderr)
+        print("error: " + " ".join(str(err).splitlines()), file=sys.stderr)   # one line
         return 2
     if args.threshold is None:
         threshold, source = predictor.threshold, predictor.threshold_source

@@ -5,6 +5,7 @@ asserts); here small models are built only to exercise the helpers and to check
 a claim lesson 02 makes.
 """
 import json
+import zipfile
 
 import keras
 import numpy as np
@@ -44,6 +45,19 @@ def test_load_model_names_the_notebook_to_run(tmp_path):
         models.load_model(tmp_path / "missing.keras")
     with pytest.raises(config.MissingStepError, match="02_build_the_network"):
         models.load_model(tmp_path / "missing.keras", notebook="02_build_the_network")
+
+
+def test_load_model_says_when_a_file_is_not_a_keras_model(tmp_path):
+    junk = tmp_path / "junk.keras"
+    junk.write_bytes(np.random.default_rng(0).bytes(4096))        # Keras itself: "File not found"
+    foreign = tmp_path / "foreign.keras"
+    with zipfile.ZipFile(foreign, "w") as archive:                  # a zip, but not Keras's
+        archive.writestr("notes.txt", "hello")
+    for path in (junk, foreign):
+        with pytest.raises(ValueError) as error:
+            models.load_model(path)
+        assert str(error.value) == (f"{path} is not a .keras model file (a zip archive Keras "
+                                    "writes): run notebook 03_train again, or download it again.")
 
 
 def test_facts_merge_and_sit_beside_the_model(tmp_path):

@@ -304,6 +304,24 @@ def test_cli_missing_model_says_which_notebook(tmp_path, capsys):
     assert rc == 2 and "03" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("name,words", [
+    ("junk.keras", "is not a .keras model file (a zip archive Keras writes): run notebook 03_train"),
+    ("junk.tflite", "is not a .tflite model file (TFLiteConverter's FlatBuffer): run notebook 07"),
+    ("missing.keras", "is missing"),
+])
+def test_cli_bad_model_file_is_one_line(tmp_path, capsys, name, words):
+    """Random bytes were "File not found" (.keras) or "'utf-8' codec can't decode" (.tflite)."""
+    photo = _png(tmp_path / "face.png", _uniform(100))
+    model = tmp_path / name
+    if not name.startswith("missing"):
+        model.write_bytes(np.random.default_rng(0).bytes(4096))
+    assert predict.main([str(photo), "--model", str(model), "--faces", "off"]) == 2
+    captured = capsys.readouterr()
+    [line] = captured.err.splitlines()
+    assert line.startswith("error: ") and str(model) in line and words in line
+    assert "Traceback" not in captured.err and "codec" not in line and captured.out == ""
+
+
 def test_cli_through_the_dispatcher(bright_model, photo_folder, capsys):
     from helpers.__main__ import main
     assert main(["predict", str(photo_folder / "dark.png"), "--model", str(bright_model),
