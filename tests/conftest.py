@@ -73,3 +73,34 @@ def no_data_lookup(monkeypatch):
     """run_series' report names the data; the real lookup may generate the synthetic demo."""
     from tools import run_series
     monkeypatch.setattr(run_series, "_data_source", lambda: "TEST DATA at /nowhere")
+
+
+@pytest.fixture
+def server(tmp_path):
+    """A local HTTP server on 127.0.0.1 serving tmp_path/www; counts GET requests."""
+    import functools
+    import http.server
+    import threading
+
+    root = tmp_path / "www"
+    root.mkdir()
+    hits: list[str] = []
+
+    class Counting(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):  # keep test output quiet
+            pass
+
+        def do_GET(self):
+            hits.append(self.path)
+            super().do_GET()
+
+    handler = functools.partial(Counting, directory=str(root))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield {"root": root, "url": f"http://127.0.0.1:{httpd.server_address[1]}", "hits": hits}
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join(timeout=5)

@@ -1,7 +1,6 @@
 """tools.download: checksummed fetch from a local HTTP server, and safe extraction."""
 from __future__ import annotations
 
-import functools
 import hashlib
 import http.server
 import io
@@ -27,33 +26,6 @@ MEMBERS = {"faces/happy/h1.png": _png_bytes(200), "faces/happy/h2.png": _png_byt
            "faces/sad/s1.png": _png_bytes(40), "faces/sad/s2.png": _png_bytes(60)}
 
 
-class _Handler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args):  # keep test output quiet
-        pass
-
-
-@pytest.fixture
-def server(tmp_path):
-    """A local HTTP server on 127.0.0.1 serving tmp_path/www; counts GET requests."""
-    root = tmp_path / "www"
-    root.mkdir()
-    hits: list[str] = []
-
-    class Counting(_Handler):
-        def do_GET(self):
-            hits.append(self.path)
-            super().do_GET()
-
-    handler = functools.partial(Counting, directory=str(root))
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield {"root": root, "url": f"http://127.0.0.1:{httpd.server_address[1]}", "hits": hits}
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join(timeout=5)
 
 
 def _make_zip(path: Path, members: dict[str, bytes]) -> Path:
@@ -282,3 +254,39 @@ def test_not_an_archive(tmp_path):
     path.write_text("hello")
     with pytest.raises(ValueError, match="not a .zip or .tar"):
         download.extract(path, tmp_path / "out")
+
+
+def test_an_interrupted_download_resumes(tmp_path):
+    """A ``.part`` left by an interruption is continued with a Range request."""
+    payload = bytes(range(256)) * 40
+    seen = []
+
+    class Ranged(http.server.BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def do_GET(self):
+            seen.append(self.headers.get("Range"))
+            start = int(self.headers["Range"].split("=")[1].rstrip("-")) if self.headers.get("Range") else 0
+            self.send_response(206 if start else 200)
+            self.send_header("Content-Length", str(len(payload) - start))
+            self.end_headers()
+            self.wfile.write(payload[start:])
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Ranged)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        (tmp_path / "blob.bin.part").write_bytes(payload[:3000])
+        path = download.fetch(f"http://127.0.0.1:{httpd.server_address[1]}/blob.bin",
+                              hashlib.sha256(payload).hexdigest(), cache_dir=tmp_path)
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+    assert path.read_bytes() == payload and seen == ["bytes=3000-"]
+    assert not (tmp_path / "blob.bin.part").exists()
+
+
+def test_a_download_over_its_cap_is_refused(server, tmp_path):
+    archive = _make_zip(server["root"] / "faces.zip", MEMBERS)
+    with pytest.raises(download.TooLargeError):
+        download.fetch(f"{server['url']}/faces.zip", _sha(archive), cache_dir=tmp_path / "cache", max_bytes=100)
+    assert list((tmp_path / "cache").iterdir()) == []

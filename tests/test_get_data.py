@@ -4,17 +4,14 @@ The fakes: a tiny ``fer2013.csv`` and FER+ ``fer2013new.csv`` (rows in the same 
 quirks of the real ones: a non-face FER+ left unnamed, a face in two parts of FER-2013, a
 FER+ name given twice), a "trusted copy" laid out as ``../shared/data`` is, pinned with
 ``tools.make_pins`` exactly as the real pins were made, and the web photos and the votes
-served over HTTP on 127.0.0.1. Kaggle is the one source faked at its call
+served over HTTP on 127.0.0.1 (conftest's ``server``). Kaggle is the one source faked at its call
 (``kagglehub.dataset_download``): it needs the network.
 """
 from __future__ import annotations
 
-import functools
 import hashlib
-import http.server
 import io
 import shutil
-import threading
 from pathlib import Path
 
 import numpy as np
@@ -49,7 +46,7 @@ def _jpeg_bytes(value: int) -> bytes:
 
 
 @pytest.fixture
-def fakes(tmp_path, monkeypatch):
+def fakes(tmp_path, monkeypatch, server):
     """Fake sources, a trusted copy of what they should build, and pins made from it."""
     rows = [  # (usage, emotion, FER+ name or None, pixels seed)
         ("Training", HAPPY, "fer0000000.png", 1), ("Training", SAD, "fer0000001.png", 2),
@@ -70,11 +67,11 @@ def fakes(tmp_path, monkeypatch):
         votes[column] = rng.integers(0, 4, len(rows))
     votes.loc[3, get_data.VOTES] = 0
     votes.loc[3, "NF"] = 10
-    www = tmp_path / "www"
+    www = server["root"]
     csv_path = tmp_path / "kaggle" / "fer2013.csv"
     csv_path.parent.mkdir()
     csv.to_csv(csv_path, index=False)
-    (www / "ferplus").mkdir(parents=True)
+    (www / "ferplus").mkdir()
     votes.to_csv(www / "ferplus" / "fer2013new.csv", index=False)
 
     # The trusted copy: what the real sources hold, laid out as ../shared/data.
@@ -109,8 +106,7 @@ def fakes(tmp_path, monkeypatch):
     ferplus_sha = hashlib.sha256(b"".join(
         _face(rows[row][3]).tobytes() for row in sorted(ferplus_rows, key=lambda r: rows[r][2]))).hexdigest()
 
-    server = _serve(www)
-    url = next(server)
+    url = server["url"]
     for name, value in {
         "SOURCES": sources, "WEB_URL": f"{url}/web/", "WEB_COUNTS": {"happy": 1, "sad": 1},
         "FERPLUS_VOTES": {"url": f"{url}/ferplus/fer2013new.csv",
@@ -125,22 +121,8 @@ def fakes(tmp_path, monkeypatch):
     calls = []
     monkeypatch.setattr(kagglehub, "dataset_download",
                         lambda handle, **kw: calls.append((handle, kw)) or str(csv_path))
-    yield {"trusted": trusted, "www": www, "csv": csv_path, "kaggle_calls": calls, "url": url,
-           "data": tmp_path / "data"}
-    next(server, None)
-
-
-def _serve(root: Path):
-    """A local HTTP server on 127.0.0.1 (a generator: first the URL, then shut down)."""
-    class Quiet(http.server.SimpleHTTPRequestHandler):
-        def log_message(self, *args):
-            pass
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(root)))
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
-    httpd.server_close()
+    return {"trusted": trusted, "www": www, "csv": csv_path, "kaggle_calls": calls, "url": url,
+            "data": tmp_path / "data"}
 
 
 def _pixels(path: Path) -> bytes:
@@ -251,42 +233,6 @@ def test_a_full_disk_is_named(fakes, monkeypatch):
     monkeypatch.setattr(get_data, "MIN_FREE_BYTES", 1 << 60)
     errors = get_data.get_data(fakes["data"])
     assert "free" in errors[0] and "HAPPYSAD_DATA" in errors[0]
-
-
-def test_an_interrupted_download_resumes(tmp_path):
-    """A ``.part`` left by an interruption is continued with a Range request."""
-    payload = bytes(range(256)) * 40
-    seen = []
-
-    class Ranged(http.server.BaseHTTPRequestHandler):
-        def log_message(self, *args):
-            pass
-
-        def do_GET(self):
-            seen.append(self.headers.get("Range"))
-            start = int(self.headers["Range"].split("=")[1].rstrip("-")) if self.headers.get("Range") else 0
-            self.send_response(206 if start else 200)
-            self.send_header("Content-Length", str(len(payload) - start))
-            self.end_headers()
-            self.wfile.write(payload[start:])
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Ranged)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    try:
-        (tmp_path / "blob.bin.part").write_bytes(payload[:3000])
-        path = download.fetch(f"http://127.0.0.1:{httpd.server_address[1]}/blob.bin",
-                              hashlib.sha256(payload).hexdigest(), cache_dir=tmp_path)
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-    assert path.read_bytes() == payload and seen == ["bytes=3000-"]
-    assert not (tmp_path / "blob.bin.part").exists()
-
-
-def test_a_download_over_its_cap_is_refused(fakes, tmp_path):
-    with pytest.raises(download.TooLargeError):
-        download.fetch(get_data.FERPLUS_VOTES["url"], get_data.FERPLUS_VOTES["sha256"],
-                       cache_dir=tmp_path / "cache", max_bytes=100)
-    assert list((tmp_path / "cache").iterdir()) == []
 
 
 def test_the_command_fails_in_one_line_with_exit_code_2(fakes, monkeypatch, capsys):

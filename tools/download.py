@@ -70,15 +70,15 @@ class TooLargeError(ValueError):
 
 def fetch(url: str, sha256: str, cache_dir: Path | str | None = None,
           filename: str | None = None, max_bytes: int | None = MAX_BYTES,
-          progress=None) -> Path:
+          show_progress: bool = True) -> Path:
     """Download ``url`` into ``cache_dir`` (reusing a cached file whose hash matches) and
     return its path. The bytes go to ``NAME.part``, renamed into place only once the
     SHA-256 checks out: a wrong download leaves nothing behind (:class:`ChecksumError`).
 
     An interrupted download keeps its ``.part`` and the next call resumes it (an HTTP
     ``Range`` request; a server that ignores it sends the file again from the start).
-    More than ``max_bytes`` is refused (:class:`TooLargeError`). ``progress`` (a tqdm
-    bar, say) gets ``update(n)`` for every block read; a new bar per file by default.
+    More than ``max_bytes`` is refused (:class:`TooLargeError`). A progress bar shows the
+    bytes unless ``show_progress`` is False.
     """
     expected = sha256.strip().lower()
     if len(expected) != 64 or any(ch not in "0123456789abcdef" for ch in expected):
@@ -89,24 +89,20 @@ def fetch(url: str, sha256: str, cache_dir: Path | str | None = None,
 
     if target.exists():
         if sha256_of(target) == expected:
-            if progress is not None:
-                progress.update(target.stat().st_size)
             return target                       # cache hit
         target.unlink()                         # stale or corrupt: fetch again
 
     part = target.with_name(target.name + ".part")
     have = part.stat().st_size if part.exists() else 0
     request = urllib.request.Request(url, headers={"Range": f"bytes={have}-"} if have else {})
-    own_bar = progress is None
-    if own_bar:
-        from tqdm.auto import tqdm
-        progress = tqdm(desc=target.name, unit="B", unit_scale=True, leave=False)
+    from tqdm.auto import tqdm
+    progress = tqdm(desc=target.name, unit="B", unit_scale=True, leave=False, disable=not show_progress)
     try:
         with urllib.request.urlopen(request, timeout=TIMEOUT_S) as response:  # noqa: S310
             resumed = have and response.status == 206
             if not resumed:
                 have = 0                        # the server sends it all again
-            if own_bar and response.length is not None:
+            if response.length is not None:
                 progress.reset(total=have + response.length)
             progress.update(have)
             with open(part, "ab" if resumed else "wb") as out:
@@ -128,8 +124,7 @@ def fetch(url: str, sha256: str, cache_dir: Path | str | None = None,
         part.unlink(missing_ok=True)            # wrong bytes are never resumed
         raise
     finally:
-        if own_bar:
-            progress.close()
+        progress.close()
     return target
 
 

@@ -133,21 +133,15 @@ def fetch_web_photos(cache: Path) -> Path:
     folder = cache / "web"
     by_hand = (f"Download the folder data/ of github.com/{WEB_REPO} (commit {WEB_COMMIT[:8]}) by hand "
                f"and put its happy/ and sad/ into {cache.parent / 'web'}.")
-    with _bar(total=len(pins), desc="web photos", unit="photo") as bar:
+    with _bar(total=len(pins), desc="web photos", unit="photo") as bar:    # one bar for all files
         for name, digest in pins.items():
             try:
                 download.fetch(WEB_URL + urllib.parse.quote(name), digest, cache_dir=folder / Path(name).parent,
-                               filename=Path(name).name, max_bytes=16 << 20, progress=_Null())
+                               filename=Path(name).name, max_bytes=16 << 20, show_progress=False)
             except (download.ChecksumError, download.TooLargeError, OSError) as error:
                 raise _explain(error, f"web photo {name}", by_hand) from None
             bar.update(1)
     return folder
-
-
-class _Null:
-    """A progress sink that shows nothing (the web photos get one bar for all files)."""
-    def update(self, n: int) -> None:
-        pass
 
 
 def fetch_ferplus_votes(cache: Path) -> Path:
