@@ -45,9 +45,10 @@ def read_facts(model_path: Path | str) -> dict:
     return json.loads(path.read_text()) if path.exists() else {}
 
 
-def write_facts(model_path: Path | str, **updates) -> dict:
-    """Merge ``updates`` into the facts beside a model; returns all of them."""
-    facts = {**read_facts(model_path), **updates}
+def write_facts(model_path: Path | str, *, fresh: bool = False, **updates) -> dict:
+    """Merge ``updates`` into the facts beside a model; returns all of them. ``fresh=True`` (a newly
+    trained model) starts from none, so an older model's threshold and mirror choice cannot outlive it."""
+    facts = {**({} if fresh else read_facts(model_path)), **updates}
     facts_path(model_path).write_text(json.dumps(facts, indent=2, default=str))
     return facts
 
