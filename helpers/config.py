@@ -1,11 +1,13 @@
 """All settings of the series, read in one place.
 
-Two environment variables steer everything:
+Three environment variables steer everything:
 
 * ``HAPPYSAD_DATA`` - the data folder (default: the project's ``data/``).
   Under it: ``fer2013/{train,test}/<class>/`` and ``web/<class>/``.
 * ``HAPPYSAD_FAST=1`` - fast mode: a small subset and one or two epochs, so the
   whole series runs in minutes (used by the tests). Default: the full run.
+* ``HAPPYSAD_MIRRORED=1`` - lesson 03 trains under ``MirroredStrategy`` even on one
+  CPU (for tests of the multi-device path; learners never need it).
 
 Everything the notebooks write goes below the project folder: ``models/``,
 ``outputs/`` and ``data/prepared/`` (all git-ignored). Fast mode writes to a
