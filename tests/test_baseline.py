@@ -2,15 +2,16 @@
 
 The pipeline itself is lesson code; here it is built the way lesson 05 builds it,
 to prove that HOG + a linear model learns what HOG can see, cannot learn noise, and
-that a saved file loads in a fresh Python (what ``tools/bench.py`` does).
+that its saved numbers (JSON, no pickle) load in a fresh Python (what ``tools/bench.py`` does)
+and predict exactly what the fitted pipeline predicts.
 Every image is drawn by the test itself.
 """
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
-import joblib
 import numpy as np
 import pytest
 from sklearn.linear_model import LogisticRegression
@@ -97,15 +98,29 @@ def test_pipeline_cannot_learn_random_labels():
     assert evaluation.scores(y_test, p)["accuracy"] < 0.75
 
 
-def test_saved_pipeline_loads_in_a_fresh_python(tmp_path):
-    """``joblib`` stores ``hog_features`` by name: a new process (the benchmark) must find it."""
+def test_saved_pipeline_loads_in_a_fresh_python_and_predicts_the_same(tmp_path):
+    """The file is plain JSON numbers; a new process (the benchmark) rebuilds the same predictions."""
     x_train, y_train = faces(30, seed=10)
-    pipe = lesson_pipeline().fit(x_train, y_train)
-    path = tmp_path / "hog_linear.joblib"
-    joblib.dump(pipe, path)
-    np.save(tmp_path / "x.npy", x_train)
-    code = ("import sys, joblib, numpy as np; pipe = joblib.load(sys.argv[1]); "
-            "np.save(sys.argv[3], pipe.predict_proba(np.load(sys.argv[2]))[:, 1])")
+    x_test, _ = faces(20, seed=11)
+    pipe = lesson_pipeline().set_params(hog__kw_args={"pixels_per_cell": (6, 6)}).fit(x_train, y_train)
+    path = tmp_path / "hog_linear.json"
+    baseline.save_pipeline(pipe, path)
+    numbers = json.loads(path.read_text())                      # JSON, not a pickle
+    assert numbers["hog"] == {**baseline.HOG_PARAMS, "pixels_per_cell": [6, 6], "cells_per_block": [2, 2]}
+    assert len(numbers["coef"][0]) == len(numbers["mean"]) == 7 * 7 * 4 * 9
+    np.save(tmp_path / "x.npy", x_test)
+    code = ("import sys, numpy as np; from helpers import baseline; pipe = baseline.load_pipeline(sys.argv[1]); "
+            "np.save(sys.argv[3], pipe.predict_proba(np.load(sys.argv[2])))")
     subprocess.run([sys.executable, "-c", code, str(path), str(tmp_path / "x.npy"),
                     str(tmp_path / "p.npy")], check=True, cwd=config.ROOT)
-    np.testing.assert_allclose(np.load(tmp_path / "p.npy"), pipe.predict_proba(x_train)[:, 1])
+    np.testing.assert_array_equal(np.load(tmp_path / "p.npy"), pipe.predict_proba(x_test))   # exactly equal
+    np.testing.assert_array_equal(baseline.load_pipeline(path).predict(x_test), pipe.predict(x_test))
+
+
+@pytest.mark.parametrize("text", ["not json", "[1, 2]", '{"hog": {}, "mean": [0.0]}'])
+def test_a_file_that_is_not_a_saved_baseline_is_named_in_one_line(tmp_path, text):
+    path = tmp_path / "hog_linear.json"
+    path.write_text(text)
+    with pytest.raises(ValueError) as error:
+        baseline.load_pipeline(path)
+    assert str(error.value) == f"{path} is not a baseline file lesson 05 writes: run notebook 05 again."

@@ -27,7 +27,7 @@ from helpers import config
 
 NETWORKS = [("original_cnn", config.ORIGINAL_MODEL), ("original_cnn_48", config.ORIGINAL_48_MODEL),
             ("happy_sad", config.OUR_MODEL)]
-BASELINE = ("hog_linear", "hog_linear.joblib")
+BASELINE = ("hog_linear", "hog_linear.json")    # lesson 05's numbers as JSON: nothing is unpickled
 TFLITE = [f"happy_sad_{mode}.tflite" for mode in ("float32", "dynamic", "int8")]
 TARGETS = {"accuracy": 0.935, "balanced_accuracy": 0.93, "saved_mb": 1.0, "train_minutes": 10.0,   # issue 12
            "speedup_vs_original": 5.0, "int8_accuracy_drop": 0.01}
@@ -57,8 +57,7 @@ def missing_steps() -> list[str]:
 
 def measure(repeats: int = 30) -> pd.DataFrame:
     """One row per model file found: kind, size, training facts, test scores, speed."""
-    import joblib
-    from helpers import data, efficiency, evaluation, models, predict
+    from helpers import baseline, data, efficiency, evaluation, models, predict
     split = data.load_split()
     names = data.split_class_names(split)
     x_test, y_test = data.load_xy(split, "test")
@@ -92,7 +91,7 @@ def measure(repeats: int = 30) -> pd.DataFrame:
                          balanced_accuracy_mirrored=mirrored["balanced_accuracy"])
     name, file = BASELINE
     if (folder / file).exists():
-        pipe = joblib.load(folder / file)
+        pipe = baseline.load_pipeline(folder / file)
 
         def p_baseline(images):
             return pipe.predict_proba(images)[:, 1]
