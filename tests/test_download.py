@@ -131,9 +131,13 @@ def test_download_registry_entry(server, tmp_path, monkeypatch):
     assert _files(out) == set(MEMBERS)
 
 
+MODEL_MEMBERS = {"happy_sad.keras": b"PK zip", "happy_sad.json": b"{}", "happy_sad_int8.tflite": b"TFL3",
+                 "untrained/happy_sad.keras": b"PK zip", "hog_linear.json": b"{}"}
+
+
 def test_a_models_entry_extracts_below_models(server, tmp_path, monkeypatch):
     # A teacher's archive of trained models lands in models/, where the lessons look for them.
-    archive = _make_tar(server["root"] / "trained.tar.gz", MEMBERS)
+    archive = _make_tar(server["root"] / "trained.tar.gz", MODEL_MEMBERS)
     monkeypatch.setitem(download.DATASETS, "class-models", {
         "url": f"{server['url']}/trained.tar.gz", "sha256": _sha(archive), "extract_to": ".",
         "root": "models"})
@@ -142,7 +146,33 @@ def test_a_models_entry_extracts_below_models(server, tmp_path, monkeypatch):
     monkeypatch.setattr(download.config, "data_dir", lambda: tmp_path / "data")
     out = download.download("class-models")
     assert out == (tmp_path / "models").resolve()
-    assert _files(out) == set(MEMBERS) and not (tmp_path / "data").exists()
+    assert _files(out) == set(MODEL_MEMBERS) and not (tmp_path / "data").exists()
+
+
+@pytest.mark.parametrize("bad", ["happy_sad.h5", "untrained/happy_sad.H5", "hog_linear.joblib", "model.pkl",
+                                 "faces/happy/h1.png"])
+def test_a_models_entry_refuses_anything_but_keras_tflite_json(server, tmp_path, monkeypatch, capsys, bad):
+    # .h5 ignores Keras's safe mode and a pickle runs code when loaded: neither may land in models/.
+    archive = _make_zip(server["root"] / "trained.zip", {**MODEL_MEMBERS, bad: b"payload"})
+    monkeypatch.setitem(download.DATASETS, "class-models", {
+        "url": f"{server['url']}/trained.zip", "sha256": _sha(archive), "extract_to": ".", "root": "models"})
+    monkeypatch.setattr(download, "default_cache_dir", lambda: tmp_path / "cache")
+    monkeypatch.setattr(download.config, "models_dir", lambda: tmp_path / "models")
+    assert download.main(["class-models"]) == 2
+    last_line = capsys.readouterr().err.splitlines()[-1]          # after the download's progress bar
+    assert last_line == (f"python -m tools.download class-models: trained.zip: refusing to extract: member {bad!r} "
+                         "is not a .keras / .tflite / .json file, the only kinds extracted into models/. "
+                         "Nothing was extracted.")
+    assert not (tmp_path / "models").exists()
+
+
+def test_anything_extracted_below_the_projects_models_folder_is_checked(tmp_path):
+    # extract() itself applies the rule to a destination in models/, whoever calls it.
+    archive = _make_zip(tmp_path / "x.zip", {"net.h5": b"payload"})
+    dest = download.config.ROOT / "models" / "never-created-by-this-test"
+    with pytest.raises(download.UnsafeArchiveError, match="'net.h5' is not a .keras / .tflite / .json file"):
+        download.extract(archive, dest)
+    assert not dest.exists()
 
 
 def test_registry_entries_are_well_formed():
@@ -160,12 +190,15 @@ def sandbox(tmp_path):
     return tmp_path, dest
 
 
-def _assert_refused(archive: Path, sandbox_root: Path, dest: Path):
-    before = _files(sandbox_root)
-    with pytest.raises(ValueError, match="refusing to extract"):
-        download.extract(archive, dest)
-    after = _files(sandbox_root)
-    assert after == before, f"files written: {after - before}"
+def _assert_refused(archive: Path, sandbox_root: Path, dest: Path, **caps) -> str:
+    """extract() refuses in one line and leaves no file or folder behind; returns the line."""
+    before = set(sandbox_root.rglob("*"))
+    with pytest.raises(ValueError, match="refusing to extract") as error:
+        download.extract(archive, dest, **caps)
+    after = set(sandbox_root.rglob("*"))
+    assert after == before, f"written: {after - before}"
+    assert "\n" not in str(error.value) and str(error.value).startswith(f"{archive.name}: ")
+    return str(error.value)
 
 
 @pytest.mark.parametrize("bad", ["../evil.txt", "../../evil.txt", "ok/../../evil.txt"])
@@ -242,11 +275,64 @@ def test_tar_with_device_file_is_refused(sandbox):
     _assert_refused(root / "bad.tar", root, dest)
 
 
-def test_tar_with_internal_symlink_is_fine(tmp_path):
-    archive = _make_tar(tmp_path / "ok.tar.gz", {"faces/happy/h1.png": MEMBERS["faces/happy/h1.png"]},
+def test_tar_with_internal_symlink_is_refused_too(sandbox):
+    # A link that stays inside is harmless by itself, but no lesson needs one: only files and folders.
+    root, dest = sandbox
+    archive = _make_tar(root / "ok.tar.gz", {"faces/happy/h1.png": MEMBERS["faces/happy/h1.png"]},
                         links={"faces/latest.png": "happy/h1.png"})
-    dest = download.extract(archive, tmp_path / "out")
-    assert (dest / "faces" / "latest.png").read_bytes() == MEMBERS["faces/happy/h1.png"]
+    assert "'faces/latest.png' is a link" in _assert_refused(archive, root, dest)
+
+
+# ---------------------------------------------------------------- size caps (zip bombs)
+
+def _zeros_zip(path: Path, sizes: dict[str, int]) -> Path:
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as zf:
+        for name, size in sizes.items():
+            zf.writestr(name, bytes(size))
+    return path
+
+
+def test_a_zip_bomb_is_refused_before_anything_is_written(sandbox):
+    # 4 MB of zeros squeeze into a few kB; with the cap lowered to 1 MB in all it is a "bomb".
+    root, dest = sandbox
+    archive = _zeros_zip(root / "bomb.zip", {"a.bin": 1_000_000, "b.bin": 1_000_000, "c.bin": 2_000_000})
+    assert archive.stat().st_size < 20_000
+    line = _assert_refused(archive, root, dest, max_bytes=1_500_000, max_member_bytes=1_200_000)
+    assert line == ("bomb.zip: refusing to extract: member 'b.bin' goes past the cap of 1,200,000 bytes per file "
+                    "or 1,500,000 in all, uncompressed (a zip bomb?). Nothing was extracted.")
+    assert "'c.bin' goes past" in _assert_refused(archive, root, dest, max_member_bytes=1_500_000)
+    assert _files(download.extract(archive, dest, max_bytes=4_000_000)) == {"a.bin", "b.bin", "c.bin"}
+
+
+def test_a_tar_bomb_is_refused(sandbox):
+    root, dest = sandbox
+    archive = _make_tar(root / "bomb.tar.xz", {"zeros.bin": bytes(3_000_000)}, "w:xz")
+    assert "'zeros.bin' goes past the cap" in _assert_refused(archive, root, dest, max_member_bytes=1_000_000)
+
+
+def test_a_zip_whose_header_understates_a_size_is_refused_and_undone(sandbox):
+    # The declared size passes the check; the real bytes do not match it: nothing may stay behind.
+    root, dest = sandbox
+    archive = _zeros_zip(root / "liar.zip", {"fine.bin": 10, "liar.bin": 100_000})
+    raw = bytearray(archive.read_bytes())
+    with zipfile.ZipFile(archive) as zf:
+        local = zf.getinfo("liar.bin").header_offset
+    central = raw.rindex(b"PK\x01\x02")                         # liar.bin is the last entry
+    for size_at in (local + 22, central + 24):                  # "uncompressed size" in both headers
+        raw[size_at:size_at + 4] = (1000).to_bytes(4, "little")
+    archive.write_bytes(bytes(raw))
+    assert zipfile.ZipFile(archive).getinfo("liar.bin").file_size == 1000
+    assert "liar.zip: refusing to extract: it is damaged" in _assert_refused(archive, root, dest)
+
+
+def test_extraction_counts_the_bytes_it_writes():
+    # The second line of defence, on its own: a stream longer than its cap stops at the cap.
+    out = io.BytesIO()
+    with pytest.raises(download.TooLargeError, match="over"):
+        download._copy_capped(io.BytesIO(bytes(3 * download.CHUNK)), out, download.CHUNK + 5,
+                              lambda: download.TooLargeError("over"))
+    assert len(out.getvalue()) == download.CHUNK
+    assert download._copy_capped(io.BytesIO(b"12345"), io.BytesIO(), 5, None) == 5
 
 
 def test_not_an_archive(tmp_path):

@@ -4,8 +4,10 @@ Every dataset is a name in :data:`DATASETS` with a URL and the SHA-256 of the fi
 behind it. :func:`fetch` downloads into a cache and refuses a file whose hash is wrong;
 :func:`extract` unpacks ``.zip`` / ``.tar(.gz/.bz2/.xz)`` after checking every member,
 and refuses the whole archive (extracting nothing) if one could write outside the
-destination: absolute paths, ``..``, links that escape, device files. An archive from
-the internet is untrusted input: a member named ``../../.bashrc`` would overwrite yours.
+destination (absolute paths, ``..``), is a link or a device file, unpacks past a size cap
+(a zip bomb), or, below ``models/``, is anything but a ``.keras``, ``.tflite`` or ``.json``
+file (a ``.h5`` model ignores Keras's safe mode; a pickle runs code when loaded). An archive
+from the internet is untrusted input: a member named ``../../.bashrc`` would overwrite yours.
 
     path = download.fetch(url, sha256)          # -> cached file, verified
     folder = download.extract(path, dest)       # -> dest, checked member by member
@@ -13,13 +15,16 @@ the internet is untrusted input: a member named ``../../.bashrc`` would overwrit
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import stat
+import sys
 import tarfile
 import urllib.parse
 import urllib.request
 import zipfile
+import zlib
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
 from helpers import config
@@ -40,6 +45,9 @@ DATASETS: dict[str, dict[str, str | None]] = {
 CHUNK = 1 << 20          # read / hash in 1 MiB pieces
 TIMEOUT_S = 60           # socket timeout for one download
 MAX_BYTES = 2 << 30      # no download may be larger than 2 GiB (a cap: a server cannot fill the disk)
+MAX_EXTRACT_BYTES = 4 << 30   # an archive unpacks to at most 4 GiB in all ...
+MAX_MEMBER_BYTES = 1 << 30    # ... and 1 GiB per file (a zip of zeros can unpack a thousand times larger)
+MODEL_SUFFIXES = (".keras", ".tflite", ".json")   # all that may be extracted below models/ (no .h5, no pickle)
 
 
 class ChecksumError(ValueError):
@@ -65,7 +73,7 @@ def default_cache_dir() -> Path:
 
 
 class TooLargeError(ValueError):
-    """A download grew past its size cap."""
+    """A download, or what an archive unpacks to, grew past its size cap."""
 
 
 def fetch(url: str, sha256: str, cache_dir: Path | str | None = None,
@@ -139,66 +147,112 @@ def _archive_kind(archive: Path) -> str:
     raise ValueError(f"{archive.name}: not a .zip or .tar(.gz/.bz2/.xz) archive")
 
 
+def _refuse(archive: Path, name: str, why: str) -> UnsafeArchiveError:
+    return UnsafeArchiveError(f"{archive.name}: refusing to extract: member {name!r} {why}. Nothing was extracted.")
+
+
 def _check_name(name: str, dest: Path, archive: Path) -> Path:
     """The resolved target of member ``name``; raises if it could land outside ``dest``."""
-    def refuse(why: str) -> UnsafeArchiveError:
-        return UnsafeArchiveError(f"{archive.name}: refusing to extract: member {name!r} {why}. "
-                                  f"Nothing was extracted.")
     if not name or "\x00" in name:
-        raise refuse("has an empty or invalid name")
+        raise _refuse(archive, name, "has an empty or invalid name")
     posix, windows = PurePosixPath(name), PureWindowsPath(name)
     if posix.is_absolute() or windows.is_absolute() or windows.drive or name.startswith(("/", "\\")):
-        raise refuse("has an absolute path")
+        raise _refuse(archive, name, "has an absolute path")
     if ".." in posix.parts or ".." in windows.parts:
-        raise refuse("has a '..' component")
+        raise _refuse(archive, name, "has a '..' component")
     target = (dest / name).resolve()
     if not target.is_relative_to(dest):
-        raise refuse("would be written outside the destination")
+        raise _refuse(archive, name, "would be written outside the destination")
     return target
 
 
-def _check_zip(archive: Path, dest: Path) -> None:
-    with zipfile.ZipFile(archive) as zf:
-        for info in zf.infolist():
-            _check_name(info.filename, dest, archive)
-            mode = info.external_attr >> 16
-            if mode and stat.S_ISLNK(mode):
-                # zipfile writes links as plain files, but refuse them: they mean trouble.
-                raise UnsafeArchiveError(f"{archive.name}: refusing to extract: member "
-                                         f"{info.filename!r} is a symbolic link. Nothing was extracted.")
-
-
-def _check_tar(archive: Path, dest: Path) -> None:
-    """Python's own ``data`` filter judges links and special files (it needs 3.10.12+)."""
-    if not hasattr(tarfile, "data_filter"):
-        raise UnsafeArchiveError(f"{archive.name}: refusing to extract: this Python has no "
-                                 "tarfile.data_filter; update to Python 3.10.12 or later.")
-    with tarfile.open(archive) as tf:
-        for member in tf.getmembers():
-            _check_name(member.name, dest, archive)
-            try:
-                tarfile.data_filter(member, str(dest))
-            except tarfile.FilterError as error:
-                raise UnsafeArchiveError(f"{archive.name}: refusing to extract: member "
-                                         f"{member.name!r}: {error}. Nothing was extracted.") from None
-
-
-def extract(archive: Path | str, dest: Path | str) -> Path:
-    """Unpack an archive into ``dest`` and return it; one unsafe member raises
-    :class:`UnsafeArchiveError` (a ``ValueError``) and nothing is extracted."""
-    archive = Path(archive)
-    dest = Path(dest).resolve()
-    kind = _archive_kind(archive)
+def _members(handle, kind: str):
+    """(name, "dir" / "file" / what else it is, declared size, opener) for each member of an open archive."""
     if kind == "zip":
-        _check_zip(archive, dest)
-        dest.mkdir(parents=True, exist_ok=True)
-        with zipfile.ZipFile(archive) as zf:
-            zf.extractall(dest)
-    else:
-        _check_tar(archive, dest)
-        dest.mkdir(parents=True, exist_ok=True)
-        with tarfile.open(archive) as tf:
-            tf.extractall(dest, filter="data")     # a second line of defence
+        for info in handle.infolist():
+            mode = info.external_attr >> 16
+            what = "dir" if info.is_dir() else "symbolic link" if stat.S_ISLNK(mode) else "file"
+            yield info.filename, what, info.file_size, lambda info=info: handle.open(info)
+        return
+    for member in handle.getmembers():
+        what = ("dir" if member.isdir() else "file" if member.isfile() else
+                "link" if member.issym() or member.islnk() else "device or other special file")
+        yield member.name, what, member.size, lambda member=member: handle.extractfile(member)
+
+
+def _copy_capped(source, out, cap: int, refuse) -> int:
+    """Copy ``source`` to ``out`` and return the bytes copied; ``refuse()`` is raised past ``cap``.
+    The bytes are counted as they come, since an archive's declared sizes can lie."""
+    copied = 0
+    for block in iter(lambda: source.read(CHUNK), b""):
+        copied += len(block)
+        if copied > cap:
+            raise refuse()
+        out.write(block)
+    return copied
+
+
+def extract(archive: Path | str, dest: Path | str, *, allowed_suffixes: tuple[str, ...] | None = None,
+            max_bytes: int | None = None, max_member_bytes: int | None = None) -> Path:
+    """Unpack an archive into ``dest`` and return it. Only folders and regular files are written.
+
+    Refused in one line naming the archive and the member, with nothing extracted
+    (:class:`UnsafeArchiveError` or :class:`TooLargeError`, both ``ValueError``): a path that could
+    land outside ``dest``; a link, device or other special file; a file whose name does not end in
+    one of ``allowed_suffixes`` (default: any, but below ``models/`` only :data:`MODEL_SUFFIXES`);
+    more than ``max_member_bytes`` in one file or ``max_bytes`` in all (defaults:
+    :data:`MAX_MEMBER_BYTES`, :data:`MAX_EXTRACT_BYTES`), checked on the declared sizes first and
+    counted again while writing. A damaged archive is refused the same way.
+    """
+    archive, dest = Path(archive), Path(dest).resolve()
+    max_bytes = MAX_EXTRACT_BYTES if max_bytes is None else max_bytes
+    max_member_bytes = MAX_MEMBER_BYTES if max_member_bytes is None else max_member_bytes
+    if allowed_suffixes is None and dest.is_relative_to((config.ROOT / "models").resolve()):
+        allowed_suffixes = MODEL_SUFFIXES
+
+    def too_large(name: str):
+        return lambda: TooLargeError(
+            f"{archive.name}: refusing to extract: member {name!r} goes past the cap of {max_member_bytes:,} "
+            f"bytes per file or {max_bytes:,} in all, uncompressed (a zip bomb?). Nothing was extracted.")
+
+    kind = _archive_kind(archive)
+    with (zipfile.ZipFile(archive) if kind == "zip" else tarfile.open(archive)) as handle:
+        members, declared = list(_members(handle, kind)), 0
+        for name, what, size, _ in members:                     # 1. judge every member first
+            _check_name(name, dest, archive)
+            if what not in ("dir", "file"):
+                raise _refuse(archive, name, f"is a {what}")
+            if what == "file" and allowed_suffixes and not name.lower().endswith(allowed_suffixes):
+                raise _refuse(archive, name, f"is not a {' / '.join(allowed_suffixes)} file, the only kinds "
+                                             f"extracted into {dest.name}/")
+            declared += size if what == "file" else 0
+            if size > max_member_bytes or declared > max_bytes:
+                raise too_large(name)()
+        written, created, copied = [], [], 0                    # 2. write, undone if anything fails
+        try:
+            for name, what, _, opener in members:
+                target = _check_name(name, dest, archive)
+                folder = target if what == "dir" else target.parent
+                for missing in reversed([f for f in (folder, *folder.parents) if not f.exists()]):
+                    missing.mkdir()
+                    created.append(missing)
+                if what == "file":
+                    written.append((target.with_name(target.name + ".part"), target))
+                    with opener() as source, open(written[-1][0], "wb") as out:
+                        copied += _copy_capped(source, out, min(max_member_bytes, max_bytes - copied),
+                                               too_large(name))
+            for part, target in written:
+                os.replace(part, target)
+        except BaseException as error:
+            for part, _ in written:
+                part.unlink(missing_ok=True)
+            for folder in reversed(created):
+                with contextlib.suppress(OSError):
+                    folder.rmdir()
+            if isinstance(error, (zipfile.BadZipFile, tarfile.TarError, EOFError, zlib.error)):
+                raise UnsafeArchiveError(f"{archive.name}: refusing to extract: it is damaged "
+                                         f"({' '.join(str(error).split())}). Nothing was extracted.") from None
+            raise
     return dest
 
 
@@ -216,11 +270,12 @@ def download(name: str, data_dir: Path | str | None = None) -> Path:
     path = fetch(entry["url"], entry["sha256"])
     if not entry.get("extract_to"):
         return path
+    models = entry.get("root") == "models"
     if data_dir is not None:
         root = Path(data_dir)
     else:
-        root = config.models_dir() if entry.get("root") == "models" else config.data_dir()
-    return extract(path, root / entry["extract_to"])
+        root = config.models_dir() if models else config.data_dir()
+    return extract(path, root / entry["extract_to"], allowed_suffixes=MODEL_SUFFIXES if models else None)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -228,7 +283,12 @@ def main(argv: list[str] | None = None) -> int:
     import argparse
     parser = argparse.ArgumentParser(prog="python -m tools.download", description=__doc__.splitlines()[0])
     parser.add_argument("name", choices=sorted(DATASETS))
-    print(download(parser.parse_args(argv).name))
+    name = parser.parse_args(argv).name
+    try:
+        print(download(name))
+    except (ValueError, OSError) as error:          # bad hash, unsafe or damaged archive, no network
+        print(f"python -m tools.download {name}: {' '.join(str(error).split())}", file=sys.stderr)
+        return 2
     return 0
 
 
