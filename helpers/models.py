@@ -1,13 +1,8 @@
-"""Saved models: safe loading, the facts saved beside them, a layer table.
+"""Saved models: safe loading, the facts saved beside them, a layer table. No architecture lives here.
 
-No architecture lives here: lesson 02 writes each network as a ``keras.Sequential``
-in its cells and saves it, untrained, to ``config.untrained_dir()``. Lesson 03 loads
-those files and trains them; every later lesson and tool loads the trained files.
-
-Beside each trained ``name.keras`` sits ``name.json``: what lesson 03 measured
-(class names, epochs, training time, ...) and, once lesson 04 has chosen it on the
-validation split, the decision ``threshold``. Lesson 07 writes the same facts beside
-each ``.tflite`` file it converts. Everything that predicts reads them.
+Beside each trained ``name.keras`` (lesson 03) sits ``name.json``: what lesson 03 measured (class names,
+epochs, training time, ...) and, once lesson 04 has chosen it on validation, the decision ``threshold``.
+Lesson 07 writes the same facts beside each ``.tflite`` file. Everything that predicts reads them.
 """
 from __future__ import annotations
 
@@ -19,14 +14,14 @@ from . import config
 
 
 def load_model(path: Path | str, notebook: str = "03_train"):
-    """Load a saved ``.keras`` model in Keras's safe mode (no arbitrary code runs).
-
-    A missing file stops with "run notebook ``notebook`` first"; a non-model file with a ValueError.
-    """
+    """A ``.keras`` model loaded in Keras's safe mode (no code from the file runs). A missing file stops with
+    "run notebook ``notebook`` first"; any other file with a one-line ValueError."""
     import keras
     path = config.require(path, notebook, f"The model {Path(path).name}")
+    if path.suffix != ".keras":             # .h5 and SavedModel folders ignore safe mode (CVE-2025-9905)
+        raise ValueError(f"{path}: only .keras files load here (Keras safe mode): use the .keras file lesson 03 saves.")
     try:
-        if path.suffix == ".keras" and not zipfile.is_zipfile(path):
+        if not zipfile.is_zipfile(path):
             raise zipfile.BadZipFile
         return keras.models.load_model(path, safe_mode=True, compile=False)
     except (zipfile.BadZipFile, KeyError, json.JSONDecodeError):     # no zip, or not Keras's
@@ -54,10 +49,7 @@ def write_facts(model_path: Path | str, *, fresh: bool = False, **updates) -> di
 
 
 def layer_table(model) -> "pd.DataFrame":
-    """One row per layer: type, output shape, parameters and their share of the total.
-
-    Computed from the model itself, so the lesson's numbers can never drift from the code.
-    """
+    """One row per layer: type, output shape, parameters and their share of the total (from the model itself)."""
     import pandas as pd
     total = model.count_params()
     rows = [{"layer": layer.name, "type": type(layer).__name__,

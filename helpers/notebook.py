@@ -13,8 +13,8 @@ from packaging.version import Version
 from . import config, data   # data imports config only: no cycle
 from .config import MissingStepError, require  # noqa: F401  (re-exported for the notebooks)
 
-# The versions the lessons were written and measured with (minimums).
-MIN_VERSIONS = {"tensorflow": "2.16", "keras": "3.0", "scikit-learn": "1.3",
+# Minimum versions. Keras: 3.15.1, the newest security release (requirements.txt lists the CVEs it covers).
+MIN_VERSIONS = {"tensorflow": "2.16", "keras": "3.15.1", "scikit-learn": "1.3",
                 "matplotlib": "3.7", "Pillow": "10.0", "opencv-python-headless": "4.8",
                 "mtcnn": "1.0"}
 
@@ -46,10 +46,8 @@ def measured_times(title: str) -> str:
     """What the last ``make run`` measured for notebook ``NN`` (from ``outputs/**/timings.csv``)."""
     import csv
     found = []
-    for mode, folder in (("fast", config.ROOT / "outputs" / "fast"), ("full", config.ROOT / "outputs")):
-        path = folder / "timings.csv"
-        rows = list(csv.DictReader(path.open())) if path.exists() else []
-        for row in rows:
+    for mode, path in (("fast", config.ROOT / "outputs/fast/timings.csv"), ("full", config.ROOT / "outputs/timings.csv")):
+        for row in (csv.DictReader(path.open()) if path.exists() else []):
             if row["notebook"][:2] == title[:2] and row["status"] == "ok":
                 seconds = float(row["seconds"])
                 found.append(f"{mode} {seconds:.0f} s" if seconds < 120 else f"{mode} {seconds / 60:.1f} min")

@@ -1,8 +1,8 @@
 """helpers.models: safe loading, the facts beside a model, the layer table.
 
 The networks themselves are lesson 02's code (tested by nbval and the notebook's
-asserts); here small models are built only to exercise the helpers and to check
-a claim lesson 02 makes.
+asserts); here small models are built only to exercise the helpers: what loads,
+what is refused, and the facts kept beside a model.
 """
 import json
 import zipfile
@@ -32,12 +32,30 @@ def test_load_model_round_trips_in_safe_mode(tmp_path):
 
 
 def test_load_model_refuses_code_in_the_file(tmp_path):
-    # A Lambda layer carries Python code; safe mode must not run it.
-    model = keras.Sequential([keras.Input(shape=(2,)), layers.Lambda(lambda x: x * 2)])
+    # A Lambda layer carries Python code (pickled bytecode); safe mode must refuse it, not run it.
+    ran = tmp_path / "ran"                                       # the code in the file would create it
+    code = eval(f"lambda x: x * 2 + 0 * len(str(__import__('pathlib').Path({str(ran)!r}).touch()))")
+    model = keras.Sequential([keras.Input(shape=(2,)), layers.Lambda(code)])
     path = tmp_path / "lambda.keras"
     model.save(path)
+    ran.unlink(missing_ok=True)
     with pytest.raises(ValueError, match="(?i)safe"):
         models.load_model(path)
+    assert not ran.exists()
+
+
+@pytest.mark.parametrize("name", ["tiny.h5", "tiny.hdf5", "tiny.weights.h5", "tiny.tflite", "tiny"])
+def test_load_model_refuses_anything_but_a_keras_file(tmp_path, name):
+    # .h5 files ignore safe mode (CVE-2025-9905); a SavedModel folder is not a Keras 3 model either.
+    path = tmp_path / name
+    if name.endswith("h5"):
+        tiny_model().save_weights(path) if ".weights." in name else tiny_model().save(path)
+    else:
+        path.mkdir() if name == "tiny" else path.write_bytes(b"TFL3")
+    with pytest.raises(ValueError) as error:
+        models.load_model(path)
+    assert str(error.value) == (f"{path}: only .keras files load here (Keras safe mode): "
+                                "use the .keras file lesson 03 saves.")
 
 
 def test_load_model_names_the_notebook_to_run(tmp_path):
@@ -70,32 +88,18 @@ def test_facts_merge_and_sit_beside_the_model(tmp_path):
     assert models.read_facts(tmp_path / "net.tflite") == facts   # a TFLite file shares the facts
 
 
+def test_fresh_facts_drop_an_older_models_threshold_and_mirror_choice(tmp_path):
+    # Lesson 03 retrains: lesson 04's threshold and flip_average belong to the old model.
+    path = tmp_path / "net.keras"
+    models.write_facts(path, class_names=["happy", "sad"], epochs_run=3, threshold=0.42, flip_average=True)
+    facts = models.write_facts(path, fresh=True, class_names=["happy", "sad"], epochs_run=9)
+    assert facts == models.read_facts(path) == {"class_names": ["happy", "sad"], "epochs_run": 9}
+    assert models.write_facts(path, threshold=0.37)["epochs_run"] == 9     # later updates still merge
+
+
 def test_layer_table_counts_every_parameter():
     model = tiny_model()
     table = models.layer_table(model)
     assert table["parameters"].sum() == model.count_params() == 3 * 3 * 2 + 2 + 2 + 1
     assert table["share"].sum() == pytest.approx(1.0)
     assert table.loc[model.layers[1].name, "output shape"] == (6, 6, 2)
-
-
-def _block_net(pool_first):
-    # Lesson 02's block in both orders: conv, pool, BN, ReLU vs conv, BN, ReLU, pool.
-    pool, bn, relu = layers.MaxPooling2D(), layers.BatchNormalization(), layers.ReLU()
-    body = [pool, bn, relu] if pool_first else [bn, relu, pool]
-    return keras.Sequential([keras.Input(shape=(8, 8, 1)), layers.Conv2D(3, 3, padding="same"), *body,
-                             layers.GlobalAveragePooling2D(), layers.Dense(1)])
-
-
-def test_pool_first_matches_the_textbook_order_only_while_batchnorm_scales_are_positive():
-    # Lesson 02's claim: with every BatchNorm scale positive, pooling first gives the same
-    # answer; a negative scale turns the max into a min, and the orders differ.
-    first, last = _block_net(True), _block_net(False)
-    weights = first.get_weights()
-    last.set_weights(weights)
-    x = np.random.default_rng(2).normal(size=(4, 8, 8, 1)).astype("float32")
-    assert np.allclose(first(x, training=False), last(x, training=False), atol=1e-5)
-    gamma = [i for i, w in enumerate(first.weights) if w.name == "gamma"][0]
-    weights[gamma] = -np.abs(weights[gamma])
-    first.set_weights(weights)
-    last.set_weights(weights)
-    assert not np.allclose(first(x, training=False), last(x, training=False), atol=1e-5)

@@ -29,3 +29,12 @@ def test_setup_without_data_says_synthetic_and_how_to_get_the_real_data(tmp_path
     out = capsys.readouterr().out
     assert facts["synthetic"] is True
     assert "SYNTHETIC demo" in out and "make data" in out and str(tmp_path / "empty") in out
+
+
+@pytest.mark.parametrize("keras_version", ["3.0.0", "3.8.0", "3.11.3", "3.14.0"])
+def test_a_keras_whose_safe_mode_can_be_bypassed_is_refused(monkeypatch, keras_version):
+    # Safe mode was bypassable with crafted .keras files before the security releases (CVE-2025-1550, ...).
+    real = notebook.metadata.version
+    monkeypatch.setattr(notebook.metadata, "version", lambda name: keras_version if name == "keras" else real(name))
+    with pytest.raises(ImportError, match=f"keras {keras_version} is too old: the lessons need >= 3.15.1"):
+        notebook.check_versions()
