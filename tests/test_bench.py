@@ -1,21 +1,41 @@
-"""tools.bench (`make bench`) measures every saved model on the test split and writes its table."""
+"""tools.bench (`make bench`) measures every saved model on the test split and writes its table.
+
+The networks here are a known function (Flatten -> Dense with set weights), so the expected
+scores are computed with NumPy and scikit-learn directly, not with the code the bench uses.
+"""
 from __future__ import annotations
 
-import joblib
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.metrics import balanced_accuracy_score, roc_auc_score
 
-from helpers import baseline, config, data, evaluation, models, predict
+from helpers import baseline, config, data, models
 from tools import bench
 
 
-def _tiny_network(input_shape):
+def _ramp(input_shape):
+    """Weights that grow from left to right: a mirrored face gets another score. With the bias, a
+    uniform image of value v scores sigmoid(10 v/255 - 5): dark is class 0, bright is class 1."""
+    h, w, c = input_shape
+    return (np.repeat(np.tile(np.linspace(-1, 1, w) + 0.25, h), c) * 40 / (h * w * c)).astype(np.float32)
+
+
+BIAS = -4.4
+
+
+def _known_network(input_shape):
+    """p = sigmoid(ramp . pixels/255 + BIAS): a network whose every answer NumPy can compute."""
     import keras
-    keras.utils.set_random_seed(0)
-    return keras.Sequential([keras.Input(input_shape), keras.layers.Rescaling(1 / 255),
-                             keras.layers.Conv2D(4, 3, activation="relu"),
-                             keras.layers.GlobalAveragePooling2D(), keras.layers.Dense(1, activation="sigmoid")])
+    model = keras.Sequential([keras.Input(input_shape), keras.layers.Rescaling(1 / 255), keras.layers.Flatten(),
+                              keras.layers.Dense(1, activation="sigmoid")])
+    model.layers[-1].set_weights([_ramp(input_shape)[:, None], np.full(1, BIAS, np.float32)])
+    return model
+
+
+def _known_p(images, input_shape):
+    z = (np.asarray(images, np.float32).reshape(len(images), -1) / 255) @ _ramp(input_shape) + BIAS
+    return 1 / (1 + np.exp(-z))
 
 
 def _to_tflite(model, path):
@@ -33,7 +53,7 @@ def project(fer_tree, tmp_path, monkeypatch):
     """A throw-away project: the split, three tiny networks with their facts, the baseline, one TFLite file."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import FunctionTransformer
+    from sklearn.preprocessing import FunctionTransformer, StandardScaler
     monkeypatch.delenv("HAPPYSAD_FAST", raising=False)
     monkeypatch.setenv("HAPPYSAD_DATA", str(fer_tree))
     for name in ("models", "outputs", "prepared"):
@@ -47,15 +67,15 @@ def project(fer_tree, tmp_path, monkeypatch):
     for file, shape, seconds in ((config.ORIGINAL_MODEL, (32, 32, 3), 600.0),
                                  (config.ORIGINAL_48_MODEL, (48, 48, 1), 300.0),
                                  (config.OUR_MODEL, (48, 48, 1), 90.0)):
-        model = _tiny_network(shape)
+        model = _known_network(shape)
         model.save(tmp_path / "models" / file)
         models.write_facts(tmp_path / "models" / file, name=file.split(".")[0], class_names=names,
                            train_seconds=seconds, epochs_run=7, best_epoch=5)
     x_train, y_train = data.load_xy(split, "train")
-    pipe = make_pipeline(FunctionTransformer(baseline.hog_features), LogisticRegression(max_iter=200))
-    joblib.dump(pipe.fit(x_train, y_train), tmp_path / "models" / "hog_linear.joblib")
-    ours = models.load_model(tmp_path / "models" / config.OUR_MODEL)
-    _to_tflite(ours, tmp_path / "models" / "happy_sad_float32.tflite")
+    pipe = make_pipeline(FunctionTransformer(baseline.hog_features), StandardScaler(), LogisticRegression(max_iter=200))
+    baseline.save_pipeline(pipe.fit(x_train, y_train), tmp_path / "models" / bench.BASELINE[1])
+    monkeypatch.setattr(bench, "_test_pipeline", pipe, raising=False)     # the fitted one, for the expected scores
+    _to_tflite(models.load_model(tmp_path / "models" / config.OUR_MODEL), tmp_path / "models" / "happy_sad_float32.tflite")
     models.write_facts(tmp_path / "models" / "happy_sad_float32.tflite", class_names=names)
     return tmp_path
 
@@ -67,28 +87,28 @@ def test_bench_measures_saved_models_and_writes_the_table(project):
                                  "happy_sad_float32"]
     assert table.index.name == "model"
 
-    # every score is evaluation's, at 0.5, on the test split
+    # every score against an answer computed here: 0.5 threshold, the test split, one view (and mirrored)
     split = data.load_split()
     x_test, y_test = data.load_xy(split, "test")
-    ours = models.load_model(project / "models" / config.OUR_MODEL)
-    expected = evaluation.scores(y_test, evaluation.predict_proba(ours, x_test), 0.5)
-    assert table.loc["happy_sad", "accuracy"] == pytest.approx(expected["accuracy"])
-    assert table.loc["happy_sad", "roc_auc"] == pytest.approx(expected["roc_auc"])
-    p_mirror = (evaluation.predict_proba(ours, x_test) + evaluation.predict_proba(ours, x_test[:, :, ::-1])) / 2
-    assert table.loc["happy_sad", "accuracy_mirrored"] == pytest.approx(
-        evaluation.scores(y_test, p_mirror, 0.5)["accuracy"])
-    tflite = predict.load_predictor(project / "models" / "happy_sad_float32.tflite")
-    assert table.loc["happy_sad_float32", "roc_auc"] == pytest.approx(
-        evaluation.scores(y_test, tflite.predict_proba(x_test))["roc_auc"])
-    assert table.loc["happy_sad_float32", "roc_auc"] == pytest.approx(expected["roc_auc"], abs=1e-4)  # the same network
-    pipe = joblib.load(project / "models" / "hog_linear.joblib")
-    assert table.loc["hog_linear", "balanced_accuracy"] == pytest.approx(
-        evaluation.scores(y_test, pipe.predict_proba(x_test)[:, 1])["balanced_accuracy"])
+    n, shape = len(y_test), (48, 48, 1)
+    p = _known_p(x_test, shape)
+    assert 0.1 < (p >= 0.5).mean() < 0.9                      # the known network says both classes
+    assert table.loc["happy_sad", "accuracy"] == pytest.approx(np.mean((p >= 0.5) == y_test), abs=1.01 / n)
+    assert table.loc["happy_sad", "balanced_accuracy"] == pytest.approx(
+        balanced_accuracy_score(y_test, p >= 0.5), abs=2.01 / n)
+    assert table.loc["happy_sad", "roc_auc"] == pytest.approx(roc_auc_score(y_test, p), abs=1e-4)
+    p_mirror = (p + _known_p(x_test[:, :, ::-1], shape)) / 2
+    assert not np.allclose(p_mirror, p)                          # so the mirrored column is tested
+    assert table.loc["happy_sad", "accuracy_mirrored"] == pytest.approx(np.mean((p_mirror >= 0.5) == y_test),
+                                                                        abs=1.01 / n)
+    assert table.loc["happy_sad_float32", "roc_auc"] == pytest.approx(roc_auc_score(y_test, p), abs=1e-4)
+    fitted = bench._test_pipeline.predict(x_test)                # the fitted pipeline, not the saved file
+    assert table.loc["hog_linear", "balanced_accuracy"] == pytest.approx(balanced_accuracy_score(y_test, fitted))
     assert (table["n"] == len(y_test)).all()
 
     # facts of the files and of lesson 03's .json
     assert table.loc["original_cnn", "input"] == "32x32x3" and table.loc["happy_sad", "input"] == "48x48x1"
-    assert table.loc["happy_sad", "params"] == ours.count_params()
+    assert table.loc["happy_sad", "params"] == 48 * 48 + 1
     assert table.loc["original_cnn", "train_minutes"] == pytest.approx(10.0)
     assert table.loc["happy_sad", "epochs"] == 7 and table.loc["happy_sad", "best_epoch"] == 5
     assert table.loc["happy_sad", "saved_mb"] == pytest.approx(
@@ -143,20 +163,17 @@ def test_targets_say_which_are_met():
 
 
 def test_photo_rows_score_every_web_photo_once_per_detector(project, fer_tree):
-    """Plain images have no face: each gets the whole-image answer, scored by its folder."""
+    """Plain images have no face: each gets the whole-image answer, scored by its folder. The known
+    network calls the dark ones class 0 (happy) and the bright ones class 1 (sad): one is misfiled."""
     from PIL import Image
-    for name, value in (("happy", 20), ("sad", 235)):
+    for name, values in (("happy", (20, 21, 235)), ("sad", (235, 236, 237))):
         (fer_tree / "web" / name).mkdir(parents=True)
-        for i in range(2):
-            Image.fromarray(np.full((80, 60, 3), value + i, np.uint8)).save(fer_tree / "web" / name / f"{i}.png")
-    ours = project / "models" / config.OUR_MODEL
-    answers = [predict.predict_file(ours, p)[0]["class_index"] for name in ("happy", "sad")
-               for p in sorted((fer_tree / "web" / name).glob("*.png"))]
+        for i, value in enumerate(values):
+            Image.fromarray(np.full((80, 60, 3), value, np.uint8)).save(fer_tree / "web" / name / f"{i}.png")
     rows = bench.photo_rows()
     assert list(rows.index) == ["web photos, mtcnn", "web photos, haar"]
-    assert (rows["photos"] == 4).all() and (rows["faces_found"] == 0).all()
-    expected = np.mean(np.array(answers) == [0, 0, 1, 1])
-    assert (rows["accuracy"] == expected).all() and (rows["accuracy_whole_image"] == expected).all()
+    assert (rows["photos"] == 6).all() and (rows["faces_found"] == 0).all()
+    assert (rows["accuracy"] == 5 / 6).all() and (rows["accuracy_whole_image"] == 5 / 6).all()
     assert rows["accuracy_face_found"].isna().all() and (rows["ms_per_photo"] > 0).all()
     text = bench.write(bench.measure(repeats=1), photos=rows).read_text()
     assert "## Photos end to end" in text and "web photos, haar" in text
