@@ -1,0 +1,62 @@
+"""A retrained model's facts start fresh: lesson 03 drops the threshold and mirror choice that
+lesson 04 chose for the model it replaces (``predict``, lesson 07 and lesson 08 read them).
+
+Nothing is trained: the test runs lesson 03's own ``keep_best`` (the code that saves every trained
+model and its facts) on a tiny untrained model with a stale facts file beside it.
+"""
+import ast
+import types
+from pathlib import Path
+
+import keras
+import nbformat
+import pandas as pd
+
+from helpers import config, models
+
+LESSON_03 = Path(__file__).resolve().parents[1] / "notebooks" / "03_train.ipynb"
+STALE = {"threshold": 0.441, "flip_average": True,                 # what lesson 04 writes
+         "threshold_criterion": "max balanced_accuracy on the validation split"}
+
+
+def lesson_03_code() -> list[str]:
+    return [c.source for c in nbformat.read(LESSON_03, as_version=4).cells if c.cell_type == "code"]
+
+
+def test_write_facts_fresh_drops_every_older_fact(tmp_path):
+    path = tmp_path / "happy_sad.keras"
+    models.write_facts(path, class_names=["happy", "sad"], epochs_run=40, **STALE)
+    assert models.write_facts(path, threshold=0.3)["epochs_run"] == 40          # a plain write merges
+    assert models.write_facts(path, fresh=True, epochs_run=3) == {"epochs_run": 3}
+    assert models.read_facts(path) == {"epochs_run": 3}
+
+
+def test_lesson_03_retrain_clears_the_stale_threshold(tmp_path, monkeypatch):
+    monkeypatch.setattr(config, "ROOT", tmp_path)          # models_dir(): tmp_path/models/fast, not the project's
+    monkeypatch.setenv("HAPPYSAD_FAST", "1")
+    path = config.models_dir() / config.OUR_MODEL
+    keras.Sequential([keras.Input((48, 48, 1)), keras.layers.GlobalAveragePooling2D(),
+                      keras.layers.Dense(1, activation="sigmoid")]).save(path)   # the checkpoint fit left
+    models.write_facts(path, class_names=["happy", "sad"], epochs_run=40, **STALE)  # the previous model's
+    lesson = {"config": config, "models": models, "pd": pd, "class_names": ["happy", "sad"],
+              "train_rows": pd.DataFrame(index=range(10)), "val_rows": pd.DataFrame(index=range(4))}
+    exec(next(code for code in lesson_03_code() if "def keep_best(" in code), lesson)
+    fit = types.SimpleNamespace(history={"loss": [0.7, 0.6], "val_loss": [0.69, 0.65]})
+    lesson["keep_best"]("happy_sad", fit, 12.3, (48, 48, 1))
+    facts = models.read_facts(path)
+    assert not set(STALE) & set(facts), facts
+    assert facts["epochs_run"] == 2 and facts["best_epoch"] == 2 and facts["input_shape"] == [48, 48, 1]
+    assert facts["class_names"] == ["happy", "sad"] and facts["train_images"] == 10
+
+
+def test_every_model_lesson_03_saves_gets_fresh_facts():
+    cells = lesson_03_code()
+    calls = [node for code in cells for node in ast.walk(ast.parse(code))
+             if isinstance(node, ast.Call) and getattr(node.func, "attr", None) == "write_facts"]
+    assert calls, "lesson 03 no longer writes facts"
+    for call in calls:
+        assert any(k.arg == "fresh" and getattr(k.value, "value", None) is True for k in call.keywords), \
+            f"lesson 03 line {call.lineno}: write_facts without fresh=True keeps an older model's threshold"
+    # Every training cell that checkpoints into models/ (make_callbacks) also runs keep_best.
+    trains = [code for code in cells if "make_callbacks(" in code and "def make_callbacks(" not in code]
+    assert trains and all("keep_best(" in code for code in trains)
