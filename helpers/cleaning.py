@@ -5,9 +5,8 @@
 in plain words. ``src`` is never changed. The checks, in order (lesson 01 explains each):
 hidden files; "not a regular file" or "broken link", by ``stat`` alone (a named pipe is never
 opened; a link to a file is read like the file, one to a folder is not followed); decoding by
-content ("not an image", "truncated file", "image too large", refused from the header before
-decoding); a standard form (EXIF rotation, first frame, 16-bit / palette / transparent -> 8-bit
-RGB); "too small"; exact duplicates (first copy kept; the same pixels in both classes rejects
+``data.load_image``, the series' one decoder ("not an image", "truncated file", "image too large";
+upright 8-bit RGB); "too small"; exact duplicates (first copy kept; the same pixels in both classes rejects
 every copy); faces (``helpers.faces``); near-duplicates are only noted and grouped
 (:func:`near_duplicate_groups`).
 
@@ -18,18 +17,16 @@ from __future__ import annotations
 import argparse
 import shutil
 import sys
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from . import faces as face_module
-from .data import class_names, pixel_hash   # one class rule, one pixel hash for the series
+from .data import MAX_PIXELS, Rejected, class_names, load_image, pixel_hash   # one of each for the series
 
 REPORT_NAME = "cleaning_report.csv"
 MARKER_NAME = ".made-by-helpers-clean"   # marks DST/<class> folders we may recreate
-MAX_PIXELS = 50_000_000    # 50 megapixels: larger pictures are refused as "image too large"
 NEAR_BITS = 4              # difference hashes at most this many bits apart are "near-duplicates"
 
 REPORT_COLUMNS = ["source", "class", "status", "reason", "check", "width", "height", "format",
@@ -42,14 +39,6 @@ class CleaningError(ValueError):
     def __init__(self, message: str, result: "CleaningResult | None" = None):
         super().__init__(message)
         self.result = result
-
-
-class Rejected(Exception):
-    """One file is rejected; ``check`` is the short group name, ``reason`` the full words."""
-
-    def __init__(self, check: str, reason: str | None = None):
-        super().__init__(reason or check)
-        self.check, self.reason = check, reason or check
 
 
 @dataclass
@@ -91,80 +80,13 @@ class CleaningResult:
     def reasons(self):
         """Number of files per check ("ok" for kept files), by class (a DataFrame)."""
         import pandas as pd
-        table = pd.crosstab(self.report["check"], self.report["class"], margins=True,
-                            margins_name="total")
+        table = pd.crosstab(self.report["check"], self.report["class"], margins=True, margins_name="total")
         return table.sort_values("total", ascending=False)
 
     def summary(self) -> str:
         return "\n".join([f"Cleaned {self.src} -> {self.dst} (faces={self.faces})", "",
                           self.counts().to_string(), "", "Files per check:",
                           self.reasons().to_string(), "", f"Report: {self.report_path}"])
-
-
-# --------------------------------------------------------------------------- decoding
-def standardise(img):
-    """Any decoded PIL image -> upright 8-bit RGB (transparency composited on white)."""
-    from PIL import Image, ImageOps
-    try:
-        img.seek(0)                      # first frame of an animation
-    except (AttributeError, EOFError):
-        pass
-    img = ImageOps.exif_transpose(img)   # a phone photo taken sideways comes out upright
-    if img.mode in ("I", "F") or img.mode.startswith("I;16"):
-        arr = np.asarray(img)            # 16/32-bit gray: scale (not clip) to 8 bits
-        if img.mode.startswith("I;16") or (img.mode == "I" and arr.size and arr.max() > 255):
-            arr = arr.astype(np.float64) / 257.0       # 0..65535 -> 0..255
-        img = Image.fromarray(np.clip(np.rint(arr), 0, 255).astype(np.uint8), mode="L")
-    if img.mode == "P":
-        img = img.convert("RGBA") if "transparency" in img.info else img.convert("RGB")
-    elif img.mode in ("PA", "LA", "La", "RGBa"):
-        img = img.convert("RGBA")
-    if img.mode == "RGBA":
-        img = Image.alpha_composite(Image.new("RGBA", img.size, (255, 255, 255, 255)), img)
-    return img.convert("RGB")
-
-
-def _decode_error(exc: BaseException) -> Rejected:
-    text = str(exc).lower()
-    if "truncated" in text or "premature" in text or isinstance(exc, EOFError):
-        return Rejected("truncated file")
-    return Rejected("broken file", f"broken file ({type(exc).__name__}: {exc})"[:120])
-
-
-def load_image(path: Path, max_pixels: int = MAX_PIXELS):
-    """Decode ``path`` safely. Returns ``(rgb_array, info)``; raises :class:`Rejected`."""
-    from PIL import Image, UnidentifiedImageError
-    if not (path := Path(path)).is_file():     # by stat: never open a named pipe (it would block)
-        raise Rejected("not a regular file" if path.exists() else
-                       "broken link" if path.is_symlink() else "no such file")
-    bomb = (Image.DecompressionBombError, Image.DecompressionBombWarning, MemoryError)
-    broken = (OSError, SyntaxError, ValueError, EOFError, IndexError)
-    with warnings.catch_warnings():
-        # Pillow warns above Image.MAX_IMAGE_PIXELS and raises above twice that; make the
-        # warning an error too, so a bomb is always a clean rejection.
-        warnings.simplefilter("error", Image.DecompressionBombWarning)
-        try:
-            img = Image.open(path)
-        except UnidentifiedImageError:
-            raise Rejected("not an image") from None
-        except bomb:
-            raise Rejected("image too large") from None
-        except broken as exc:
-            raise _decode_error(exc) from None
-        with img:
-            info = {"format": img.format or "", "mode": img.mode}
-            # the header says how big the picture is: refuse a bomb before decoding it
-            if img.width * img.height > max_pixels:
-                raise Rejected("image too large", f"image too large: {img.width}×{img.height}")
-            try:
-                img.load()
-                array = np.asarray(standardise(img), dtype=np.uint8)
-            except bomb:
-                raise Rejected("image too large") from None
-            except broken as exc:
-                raise _decode_error(exc) from None
-    info["width"], info["height"] = array.shape[1], array.shape[0]   # after EXIF rotation
-    return array, info
 
 
 # --------------------------------------------------------------------------- near-duplicates
@@ -175,15 +97,10 @@ def difference_hash(array: np.ndarray, size: int = 8) -> int:
     hashes a few bits apart (Hamming distance) are probably the same photo.
     """
     from PIL import Image
-    thumb = Image.fromarray(array.squeeze()).convert("L").resize((size + 1, size),
-                                                                 Image.Resampling.LANCZOS)
+    thumb = Image.fromarray(array.squeeze()).convert("L").resize((size + 1, size), Image.Resampling.LANCZOS)
     pixels = np.asarray(thumb, dtype=np.int16)
     bits = (pixels[:, 1:] > pixels[:, :-1]).flatten()
     return int(sum(1 << i for i, bit in enumerate(bits) if bit))
-
-
-def hamming(a: int, b: int) -> int:
-    return bin(a ^ b).count("1")
 
 
 def _hashes(hashes) -> dict:
@@ -196,30 +113,27 @@ def near_pairs(hashes, near_bits: int = NEAR_BITS) -> list[tuple[str, str, int]]
     values = _hashes(hashes)
     names = sorted(values)
     return [(a, b, bits) for i, a in enumerate(names) for b in names[i + 1:]
-            if (bits := hamming(values[a], values[b])) <= near_bits]
+            if (bits := (values[a] ^ values[b]).bit_count()) <= near_bits]   # Hamming distance
 
 
-def near_duplicate_groups(hashes, near_bits: int = NEAR_BITS, links=()) -> "pd.Series":
+def near_duplicate_groups(hashes, near_bits: int = NEAR_BITS, links=()):
     """A group name for every name in ``hashes`` (name -> difference hash).
 
     Names whose hashes are at most ``near_bits`` apart, and the pairs in ``links`` (e.g.
     two faces of one photo), join one group, transitively: a~b and b~c put a, b, c
-    together (union-find). A group is named after its first name, sorted. Split by
+    together (the graph's connected components), named after its first name, sorted. Split by
     group, and no copy of a photo can sit in training while another sits in the test set.
     """
     import pandas as pd
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+    names = sorted(_hashes(hashes))
+    index = {name: i for i, name in enumerate(names)}
     pairs = [(a, b) for a, b, _ in near_pairs(hashes, near_bits)] + list(links)
-    parent = {name: name for name in sorted(_hashes(hashes))}
-
-    def root(name):
-        while parent[name] != name:
-            name = parent[name]
-        return name
-
-    for a, b in pairs:
-        ra, rb = root(a), root(b)
-        parent[max(ra, rb)] = min(ra, rb)
-    return pd.Series({name: root(name) for name in parent}, name="group", dtype=object)
+    rows, cols = [index[a] for a, _ in pairs], [index[b] for _, b in pairs]
+    graph = coo_matrix((np.ones(len(rows)), (rows, cols)), shape=(len(names), len(names)))
+    _, component = connected_components(graph, directed=False)
+    return pd.Series(names, names, object, "group").groupby(component).transform("first").astype(object)
 
 
 # --------------------------------------------------------------------------- folders
@@ -372,8 +286,7 @@ def clean(src, dst, faces: str = "all", min_size: int = 32, *, limit: int | None
     groups = near_duplicate_groups(kept, near_bits)
     report["group"] = report["source"].map(groups).fillna("")
 
-    for column in ("width", "height", "faces"):
-        report[column] = report[column].astype("Int64")
+    report = report.astype(dict.fromkeys(("width", "height", "faces"), "Int64"))
     report.to_csv(dst / REPORT_NAME, index=False)
     result = CleaningResult(src=src, dst=dst, class_names=classes, faces=faces, report=report)
     if verbose:

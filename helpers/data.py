@@ -3,24 +3,32 @@
 * :func:`locate` finds the real data (``$HAPPYSAD_DATA``) or the synthetic demo.
 * :func:`prepare_fer_split` makes the FER-2013 split once; :func:`save_split` writes
   any split (also lesson 08's own photos) as ``splits.csv``; :func:`load_split` reads it.
-* :func:`to_model_input` is the one preprocessing step outside the model
-  (resize + channel count), used by training, evaluation and prediction alike.
+* :func:`load_image` is the one decoder (cleaning, training, evaluation, prediction, uploads), and
+  :func:`to_model_input` the one step outside the model (antialiased resize, channels), used by
+  training (:func:`load_images` too), evaluation and prediction alike.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import io
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from PIL import Image
+from PIL import Image, UnidentifiedImageError
 
 from . import config
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
 FACE_SOURCE = "ferplus_png_exact_csv_pixels"   # manifest rows whose pixels are real faces
 MIN_PIXEL_STD = 8.0    # below this a 48x48 "face" is a blank or near-blank frame
+MAX_PIXELS = 50_000_000    # 50 megapixels: larger pictures are refused unread ("image too large")
+# The formats the decoder opens. Pillow knows dozens more; some hand the file to other programs
+# (a PostScript file named .jpg goes to Ghostscript): anything else is "not an image".
+FORMATS = ("JPEG", "PNG", "GIF", "BMP", "TIFF", "WEBP")
 
 
 @dataclass(frozen=True)
@@ -67,24 +75,75 @@ def class_names(folder: Path | str) -> list[str]:
     return names
 
 
-def image_files(folder: Path) -> list[Path]:
-    """Every image file below ``folder`` (by suffix), sorted, hidden files skipped."""
+def image_files(folder: Path, suffixes=IMAGE_SUFFIXES) -> list[Path]:
+    """Every image file below ``folder`` (by suffix; ``None``: every file), sorted, hidden files skipped."""
     return sorted(p for p in folder.rglob("*")
-                  if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
+                  if p.is_file() and (suffixes is None or p.suffix.lower() in suffixes)
                   and not any(part.startswith(".") for part in p.relative_to(folder).parts))
 
 
-def read_image(path: Path | str, channels: int = 3) -> np.ndarray:
-    """Decode one file to uint8 ``(H, W, channels)``: RGB for 3, grayscale for 1.
+class Rejected(ValueError):
+    """One file is rejected; ``check`` is the short group name, ``reason`` the full words."""
 
-    Pillow decodes to RGB, so this is never the BGR mix-up of ``cv2.imread``.
-    EXIF orientation is applied: a phone photo taken sideways comes out upright.
-    """
+    def __init__(self, check: str, reason: str | None = None):
+        super().__init__(reason or check)
+        self.check, self.reason = check, reason or check
+
+
+def standardise(img: Image.Image) -> Image.Image:
+    """Any decoded PIL image -> upright 8-bit RGB (transparency composited on white)."""
     from PIL import ImageOps
-    with Image.open(path) as im:
-        im = ImageOps.exif_transpose(im).convert("L" if channels == 1 else "RGB")
-        array = np.asarray(im, dtype=np.uint8)
-    return array[..., None] if channels == 1 else array
+    with contextlib.suppress(AttributeError, EOFError):
+        img.seek(0)                      # first frame of an animation
+    img = ImageOps.exif_transpose(img)   # a phone photo taken sideways comes out upright
+    if img.mode in ("I", "F") or img.mode.startswith("I;16"):
+        arr = np.asarray(img)            # 16/32-bit gray: scale (not clip) to 8 bits
+        if img.mode.startswith("I;16") or (img.mode == "I" and arr.size and arr.max() > 255):
+            arr = arr.astype(np.float64) / 257.0       # 0..65535 -> 0..255
+        img = Image.fromarray(np.clip(np.rint(arr), 0, 255).astype(np.uint8), mode="L")
+    if img.mode in ("P", "PA", "LA", "La", "RGBa"):      # palette, or transparency not yet RGBA
+        img = img.convert("RGB" if img.mode == "P" and "transparency" not in img.info else "RGBA")
+    if img.mode == "RGBA":
+        img = Image.alpha_composite(Image.new("RGBA", img.size, (255, 255, 255, 255)), img)
+    return img.convert("RGB")
+
+
+def load_image(path, max_pixels: int = MAX_PIXELS, channels: int = 3) -> tuple[np.ndarray, dict]:
+    """Decode a file (or its bytes) safely: ``(uint8 (H, W, channels) array, info)``, RGB (never the BGR
+    of ``cv2.imread``) or gray for ``channels=1``; ``info``: the file's ``format`` and ``mode``, ``width``
+    and ``height`` after EXIF rotation. Only :data:`FORMATS`. Raises :class:`Rejected` with the reason."""
+    if isinstance(path, (bytes, bytearray)):          # e.g. an upload in lesson 08
+        path = io.BytesIO(path)
+    elif not (path := Path(path)).is_file():   # by stat: never open a named pipe (it would block)
+        raise Rejected("not a regular file" if path.exists() else
+                       "broken link" if path.is_symlink() else "no such file")
+    try:
+        with warnings.catch_warnings():
+            # Pillow only warns between MAX_IMAGE_PIXELS and twice that: a bomb is always rejected
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path, formats=FORMATS) as img:
+                info = {"format": img.format or "", "mode": img.mode}
+                if img.width * img.height > max_pixels:   # the header says: refuse before decoding
+                    raise Rejected("image too large", f"image too large: {img.width}×{img.height}")
+                img.load()
+                array = np.asarray(standardise(img).convert("L" if channels == 1 else "RGB"), np.uint8)
+    except Rejected:
+        raise
+    except UnidentifiedImageError:            # no image, or not one of FORMATS
+        raise Rejected("not an image") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning, MemoryError):
+        raise Rejected("image too large") from None
+    except (OSError, SyntaxError, ValueError, EOFError, IndexError) as exc:
+        if "truncated" in (text := str(exc).lower()) or "premature" in text or isinstance(exc, EOFError):
+            raise Rejected("truncated file") from None
+        raise Rejected("broken file", f"broken file ({type(exc).__name__}: {exc})"[:120]) from None
+    info["width"], info["height"] = array.shape[1], array.shape[0]
+    return (array[..., None] if channels == 1 else array), info
+
+
+def read_image(path, channels: int = 3) -> np.ndarray:
+    """The pixels of :func:`load_image` alone: a photo as every lesson reads it."""
+    return load_image(path, channels=channels)[0]
 
 
 def pixel_hash(array: np.ndarray) -> str:
@@ -252,16 +311,11 @@ def split_class_names(split: pd.DataFrame) -> list[str]:
 
 
 def load_images(files, channels: int = 1, size: tuple[int, int] | None = None) -> np.ndarray:
-    """Decode files into one uint8 array ``(N, H, W, channels)``; ``size`` resizes (H, W)."""
-    arrays = []
-    for file in files:
-        array = read_image(file, channels)
-        if size is not None and array.shape[:2] != tuple(size):
-            mode = "L" if channels == 1 else "RGB"
-            im = Image.fromarray(array.squeeze(-1) if channels == 1 else array, mode)
-            array = np.asarray(im.resize((size[1], size[0]), Image.BILINEAR), dtype=np.uint8)
-            array = array[..., None] if channels == 1 else array
-        arrays.append(array)
+    """Decode files into one uint8 array ``(N, H, W, channels)``. ``size`` (H, W): each image is
+    fitted by :func:`to_model_input`, exactly as prediction fits a face."""
+    arrays = [read_image(file, channels) if size is None else
+              np.asarray(to_model_input(read_image(file), (*size, channels)))[0].round().astype(np.uint8)
+              for file in files]
     return np.stack(arrays) if arrays else np.zeros((0, *(size or (0, 0)), channels), np.uint8)
 
 
@@ -273,10 +327,12 @@ def load_xy(split: pd.DataFrame, which: str, channels: int = 1) -> tuple[np.ndar
 
 # ----------------------------------------------------------------------------- preprocessing
 def to_model_input(images, input_shape):
-    """Make raw 0-255 images fit a model's input: resize to (H, W), set the channels.
+    """Make raw 0-255 images fit a model's input: set the channels, resize to (H, W).
 
-    Values stay 0-255 (the model rescales itself). Works on a NumPy batch or a
-    tf tensor, inside or outside ``tf.data``.
+    The one resize to a model's input (training, evaluation, prediction): bilinear and
+    antialiased, so a big face crop shrinks smoothly instead of skipping pixels. Values
+    stay 0-255 (the model rescales itself). Works on a NumPy batch or a tf tensor,
+    inside or outside ``tf.data``.
     """
     import tensorflow as tf
     height, width, channels = input_shape[-3:]
@@ -289,6 +345,6 @@ def to_model_input(images, input_shape):
     elif x.shape[-1] == 1 and channels == 3:
         x = tf.image.grayscale_to_rgb(x)
     if x.shape[1] != height or x.shape[2] != width:
-        x = tf.image.resize(x, (height, width), method="bilinear")
+        x = tf.image.resize(x, (height, width), method="bilinear", antialias=True)
     return tf.clip_by_value(x, 0.0, 255.0)
 

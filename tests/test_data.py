@@ -1,7 +1,10 @@
 """The split, the loaders and the one preprocessing function."""
 from __future__ import annotations
 
+import io
+import re
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -189,3 +192,145 @@ def test_saved_fer_split_shares_no_image(fer_tree, tmp_path, monkeypatch):
         shutil.copy(fer / f"test/sad/test_sad_{i:03d}.png", fer / f"train/sad/copy{i}.png")
     _, _, out = _prepare(fer_tree, tmp_path, monkeypatch)
     _assert_disjoint(data.load_split(out))
+
+
+# ----------------------------------------------------------------------------- the one decoder
+def _png_claiming(width: int, height: int) -> bytes:
+    """A small valid PNG whose header claims width x height."""
+    import struct
+    import zlib
+    buf = io.BytesIO()
+    Image.new("L", (8, 8)).save(buf, format="PNG")
+    png = bytearray(buf.getvalue())
+    png[16:24] = struct.pack(">II", width, height)                  # IHDR's width and height
+    png[29:33] = struct.pack(">I", zlib.crc32(bytes(png[12:29])) & 0xFFFFFFFF)
+    return bytes(png)
+
+
+def test_pixel_cap_refuses_a_bomb_unread_for_training_too(tmp_path):
+    """Was: data.read_image (training, lessons 04 and 08) had no cap of its own."""
+    path = tmp_path / "big.png"
+    path.write_bytes(_png_claiming(10_000, 6_000))                  # 60 MP: over MAX_PIXELS (50)
+    for read in (lambda: data.load_images([path]), lambda: data.read_image(path.read_bytes())):
+        with pytest.raises(data.Rejected, match=r"image too large: 10000×6000"):
+            read()
+    with pytest.raises(data.Rejected, match="image too large"):
+        data.load_image(tmp_path / "big.png", max_pixels=10)
+
+
+def test_transparent_png_is_composited_on_white_everywhere(tmp_path):
+    """Was: data.read_image dropped the alpha channel: the transparent half came out black."""
+    rgba = np.zeros((32, 32, 4), np.uint8)
+    rgba[:, :16] = (0, 128, 0, 255)                                 # opaque green
+    Image.fromarray(rgba).save(tmp_path / "clear.png")              # right half: transparent black
+    for pixels in (data.read_image(tmp_path / "clear.png"), data.load_images([tmp_path / "clear.png"], 3)[0],
+                   data.read_image((tmp_path / "clear.png").read_bytes())):
+        assert (pixels[:, :16] == (0, 128, 0)).all() and (pixels[:, 16:] == 255).all()
+
+
+def test_16_bit_png_is_scaled_not_clipped(tmp_path):
+    """Was: data.read_image clipped 16-bit values: everything above 255 of 65535 came out white."""
+    ramp = np.tile(np.linspace(0, 65535, 64).astype(np.uint16), (64, 1))
+    Image.fromarray(ramp).save(tmp_path / "deep.png")
+    for pixels in (data.read_image(tmp_path / "deep.png", 1)[..., 0],
+                   data.load_images([tmp_path / "deep.png"], 1)[0, ..., 0]):
+        assert pixels[0, 0] == 0 and pixels[0, -1] == 255 and 110 < pixels[0, 32] < 145
+        assert (np.diff(pixels[0].astype(int)) >= 0).all()            # still a ramp
+
+
+def test_other_formats_named_jpg_are_refused(tmp_path):
+    """A PostScript file named .jpg: Pillow would hand it to Ghostscript. Only data.FORMATS open.
+    Was: "broken file (OSError: Unable to locate Ghostscript ...)" or, with Ghostscript, an image."""
+    eps = tmp_path / "holiday.jpg"
+    eps.write_bytes(b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 16 16\nnewpath 0 0 moveto showpage\n")
+    Image.new("RGB", (16, 16)).save(tmp_path / "icon.jpg", format="ICO")       # Pillow knows ICO too
+    for path in (eps, tmp_path / "icon.jpg"):
+        with pytest.raises(data.Rejected, match="^not an image$"):
+            data.read_image(path)
+
+
+# ----------------------------------------------------------------------------- the one resize
+def test_one_antialiased_resize_for_training_and_prediction(tmp_path):
+    """Fine stripes shrunk 3x: an antialiased resize averages them to gray; a plain bilinear
+    one samples single columns and keeps full-contrast stripes (aliasing). Was: to_model_input
+    aliased, while load_images (lesson 08's training) used Pillow's antialiased resize."""
+    stripes = np.zeros((144, 144, 3), np.uint8)
+    stripes[:, ::2] = 255
+    Image.fromarray(stripes).save(tmp_path / "stripes.png")
+    for_prediction = np.asarray(data.to_model_input(stripes, (48, 48, 1)))[0].round().astype(np.uint8)
+    for_training = data.load_images([tmp_path / "stripes.png"], channels=1, size=(48, 48))[0]
+    np.testing.assert_array_equal(for_training, for_prediction)
+    assert for_prediction.std() < 50 and abs(for_prediction.mean() - 127.5) < 10
+
+
+# ----------------------------------------------------------------------------- no second one
+DECODE_OR_RESIZE = re.compile(r"Image\.open\(|imread\(|imdecode\(|(?<!\w)decode_(?:image|png|jpeg|bmp|gif|webp)\("
+                              r"|load_img\(|imageio|\.resize\(|resize_with|smart_resize|Resizing\(")
+ALLOWED = {   # (file, code on the line, without spaces): why it is neither a decoder nor a model-input resize
+    ("helpers/data.py", "Image.open(path,formats=FORMATS)"): "THE decoder",
+    ("helpers/data.py", "tf.image.resize(x,(height,width)"): "THE resize to a model's input",
+    ("helpers/faces.py", "cv2.resize("): "shrinks a photo for the face detector only; the boxes are "
+                                         "mapped back and the crop is cut from the full photo",
+    ("helpers/cleaning.py", ".resize((size+1,size)"): "the 9x8 thumbnail of a difference hash",
+    ("helpers/plots.py", "cv2.resize(np.asarray(heatmap,np.float32)"): "a Grad-CAM map stretched "
+                                                                         "over the photo for display",
+    ("helpers/synthetic.py", ".resize((size,size)"): "draws the demo faces (writes images, reads none)",
+    ("helpers/synthetic.py", ".resize((10,10)"): "draws the demo's too-small file",
+    ("tools/make_pins.py", "Image.open(path)"): "hashes FER-2013's pixels for the download pins, "
+                                                "as get_data checks them; no model sees them",
+    ("notebooks/01_collect_and_clean.ipynb", "cv2.resize(face48"): "enlarges a face for display",
+    ("notebooks/03_train.ipynb", "tf.io.decode_image(tf.io.read_file(path)"):
+        "lesson 03's tf.data chain reads the split's FER-2013 PNGs (8-bit gray, each decoded by "
+        "data.read_image when the split was made) and fits them with data.to_model_input",
+    ("notebooks/06_inside_the_network.ipynb", "tf.image.resize(np.asarray(a,np.float32)"): "two maps "
+                                                                                           "brought to one size to compare",
+}
+
+
+def _code_lines(path: Path):
+    """(line, code without comments, strings and spaces) of a .py file or a notebook's code cells."""
+    import tokenize
+    if path.suffix == ".ipynb":
+        import nbformat
+        sources = [c.source for c in nbformat.read(path, 4).cells if c.cell_type == "code"]
+    else:
+        sources = [path.read_text()]
+    for source in sources:
+        code: dict[int, str] = {}
+        try:
+            for token in tokenize.generate_tokens(io.StringIO(source).readline):
+                if token.type not in (tokenize.COMMENT, tokenize.STRING) and token.string.strip():
+                    code[token.start[0]] = code.get(token.start[0], "") + token.string.strip()
+        except (tokenize.TokenError, SyntaxError):            # e.g. a %magic line: read it raw
+            code = {i: line.replace(" ", "") for i, line in enumerate(source.splitlines(), 1)}
+        yield from ((source.splitlines()[i - 1].strip(), text) for i, text in code.items())
+
+
+def decoders_and_resizes(root: Path) -> tuple[list[str], set]:
+    """Lines that decode an image file or resize an image, outside :data:`ALLOWED`; and the
+    allowed entries found (an entry no longer found is stale)."""
+    found, used = [], set()
+    for path in sorted([*root.glob("helpers/*.py"), *root.glob("tools/**/*.py"), *root.glob("notebooks/*.ipynb")]):
+        name = path.relative_to(root).as_posix()
+        for line, code in _code_lines(path):
+            if DECODE_OR_RESIZE.search(code):
+                allowed = [key for key in ALLOWED if key[0] == name and key[1] in code]
+                used.update(allowed)
+                if not allowed:
+                    found.append(f"{name}: {line}")
+    return found, used
+
+
+def test_one_decoder_and_one_model_input_resize(tmp_path):
+    found, used = decoders_and_resizes(config.ROOT)
+    assert not found, "a second image decoder or resize (use data.load_image / data.to_model_input, " \
+                      "or add the line to ALLOWED with the reason):\n" + "\n".join(found)
+    assert used == set(ALLOWED), f"stale ALLOWED entries: {set(ALLOWED) - used}"
+    # The scan finds one: a notebook that opens uploads with Pillow itself, as lesson 08 once did.
+    (tmp_path / "notebooks").mkdir()
+    import nbformat
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
+        "rgb = np.asarray(Image.open(io.BytesIO(content)).convert('RGB'))  # Image.open( in a comment")])
+    nbformat.write(notebook, tmp_path / "notebooks" / "08_x.ipynb")
+    assert decoders_and_resizes(tmp_path)[0] == ["notebooks/08_x.ipynb: rgb = np.asarray(Image.open("
+                                                 "io.BytesIO(content)).convert('RGB'))  # Image.open( in a comment"]

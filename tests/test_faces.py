@@ -9,20 +9,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image, ImageOps
 
-from helpers import config, faces
+from helpers import config, data, faces
 
 WEB = config.data_dir() / "web"
 needs_web = pytest.mark.skipif(
     not (WEB / "happy").is_dir(),
     reason=f"real web photos not found at {WEB}: set HAPPYSAD_DATA to the data folder "
            "(CI uses ../shared/data)")
-
-
-def _load_rgb(path: Path) -> np.ndarray:
-    with Image.open(path) as img:
-        return np.asarray(ImageOps.exif_transpose(img).convert("RGB"))
 
 
 def _sample(folder: Path, n: int) -> list[Path]:
@@ -33,7 +27,7 @@ def _sample(folder: Path, n: int) -> list[Path]:
 
 @pytest.fixture(scope="module")
 def happy_photos():
-    return [(p, _load_rgb(p)) for p in _sample(WEB / "happy", 16)]
+    return [(p, data.read_image(p)) for p in _sample(WEB / "happy", 16)]
 
 
 # ------------------------------------------------------------------ the detectors
