@@ -2,21 +2,20 @@
 
 * :func:`load_predictor` - a ``.keras`` file (Keras safe mode) or a ``.tflite`` file behind
   one interface: ``.predict_proba(images_uint8)`` -> P(class 1), ``.input_shape`` ``(H, W, C)``,
-  ``.class_names``, the decision ``.threshold`` and ``.flip`` (average with the mirror image).
-  They come from the facts saved beside the model (``models.read_facts``: lesson 03 saves
-  the class names, lesson 04 the threshold and the flip choice it made on validation; a
-  ``.tflite`` file has its own ``.json``). Without a saved threshold the predictor says so:
-  ``.threshold_source == "default 0.5"``.
+  ``.class_names`` and the decision rule: ``.threshold`` with ``.flip`` (average with the mirror
+  image), both from the facts saved beside the model (lesson 04 chose them together on
+  validation; lesson 07 copies them beside each ``.tflite``). Without a saved threshold the
+  predictor says so: ``.threshold_source == "default 0.5"``.
 * :func:`predict_faces` - one RGB photo -> a list of faces: ``box``, ``face`` ("detected" or
   "whole image" when no face was found), ``label``, ``class_index``, ``p_class1`` (also as
   ``p_<class 1 name>``) and ``probability`` (of the label).
-* :func:`main` - the CLI. Faces: ``helpers.faces`` (MTCNN, eyes levelled, FER-2013 framing);
-  pixels read as RGB by Pillow (the original tutorial's ``cv2.imread`` gave BGR) and fitted
-  by ``data.to_model_input``, the same step as in training.
+* :func:`main` - the CLI. Photos decoded by ``data.read_image``, faces by ``helpers.faces``,
+  fitted by ``data.to_model_input``: the series' one decoder and one resize, as in training.
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -25,24 +24,18 @@ from pathlib import Path
 
 import numpy as np
 
-from . import config, faces, models
+from . import config, data, faces, models
 
-FACE_MODES = faces.FACE_MODES     # "largest", "all", "off": the words of `helpers clean --faces`
 DEFAULT_THRESHOLD = 0.5
 
 
 def default_class_names() -> tuple[str, ...]:
     """The sorted class folders of the data the series uses (``data.locate()``: the real data,
     else the synthetic demo): ``fer2013/train``, else ``web``."""
-    from .data import class_names, locate
-    source = locate()
-    for folder in (source.fer / "train" if source.fer else None, source.web):
-        if folder is None:                   # that part of the data is absent
-            continue
-        try:
-            return tuple(class_names(folder))
-        except (FileNotFoundError, ValueError):
-            continue
+    source = data.locate()
+    for folder in filter(None, (source.fer and source.fer / "train", source.web)):
+        with contextlib.suppress(FileNotFoundError, ValueError):
+            return tuple(data.class_names(folder))
     raise FileNotFoundError(f"No class names: the model has no saved facts and {source.root} "
                             "has no class folders. Pass class_names=(...).")
 
@@ -52,11 +45,14 @@ class _Predictor:
 
     def _read_facts(self, path: Path | None) -> None:
         facts = models.read_facts(path) if path else {}
+        source = models.read_facts(path.parent / facts["source"]) if facts.get("source") else {}
+        if "flip_average" not in facts and source.get("threshold") == facts.get("threshold"):
+            facts["flip_average"] = source.get("flip_average")   # a .tflite from before lesson 07 copied it
         self.class_names = tuple(facts["class_names"]) if facts.get("class_names") else None
         saved = facts.get("threshold")
         self.threshold = float(saved) if saved is not None else DEFAULT_THRESHOLD
         self.threshold_source = "saved" if saved is not None else f"default {DEFAULT_THRESHOLD}"
-        self.flip = bool(facts.get("flip_average", False))   # lesson 04 saves it where validation gains
+        self.flip = bool(facts.get("flip_average"))   # chosen with the threshold: one decision rule
 
     def predict_proba(self, images_uint8) -> np.ndarray:
         """P(class 1) for 0-255 images of any size / channels; with ``.flip``, the mean of the
@@ -89,26 +85,28 @@ class TFLitePredictor(_Predictor):
     """
 
     def __init__(self, path: Path | str, max_batch: int = 256, num_threads: int | None = None):
-        try:
-            from ai_edge_litert.interpreter import Interpreter   # LiteRT, if installed
-        except ImportError:
+        try:        # LiteRT, the maintained runtime: it verifies the FlatBuffer (a cut file is an error)
+            from ai_edge_litert.interpreter import Interpreter
+        except ImportError:                          # tf.lite's: a cut file can crash the process
             import tensorflow as tf
             Interpreter = tf.lite.Interpreter
         self.path = Path(path)
         if not self.path.is_file():
             raise FileNotFoundError(f"No TFLite model at {self.path}")
+        advice = "run notebook 07_efficiency_and_deployment again, or download it again."
         with open(self.path, "rb") as file:            # a FlatBuffer names its kind at byte 4
             if file.read(8)[4:] != b"TFL3":            # (else the interpreter's error is garbled)
-                raise ValueError(f"{self.path} is not a .tflite model file (TFLiteConverter's FlatBuffer):"
-                                 " run notebook 07_efficiency_and_deployment again, or download it again.")
+                raise ValueError(f"{self.path} is not a .tflite model file (TFLiteConverter's FlatBuffer): {advice}")
         self.max_batch = int(max_batch)
-        with warnings.catch_warnings():              # tf.lite.Interpreter's deprecation note
-            warnings.simplefilter("ignore")
-            self.interpreter = Interpreter(model_path=str(self.path),
-                                           num_threads=num_threads or os.cpu_count() or 1)
-        self.interpreter.allocate_tensors()
-        self._input = self.interpreter.get_input_details()[0]
-        self._output = self.interpreter.get_output_details()[0]
+        try:
+            with warnings.catch_warnings():          # tf.lite.Interpreter's deprecation note
+                warnings.simplefilter("ignore")
+                self.interpreter = Interpreter(model_path=str(self.path),
+                                               num_threads=num_threads or os.cpu_count() or 1)
+            self.interpreter.allocate_tensors()
+        except (ValueError, RuntimeError) as err:      # e.g. a cut download: "not a valid Flatbuffer"
+            raise ValueError(f"{self.path} is not a complete .tflite model ({err}): {advice}") from None
+        self._input, self._output = self.interpreter.get_input_details()[0], self.interpreter.get_output_details()[0]
         self.input_shape = tuple(int(d) for d in self._input["shape"][1:])
         self.input_dtype = np.dtype(self._input["dtype"])
         self._batch = int(self._input["shape"][0])
@@ -137,10 +135,9 @@ class TFLitePredictor(_Predictor):
         return (out - zero) * scale if np.issubdtype(self._output["dtype"], np.integer) and scale else out
 
     def _proba(self, images) -> np.ndarray:
-        from .data import to_model_input
         out = [np.zeros(0, np.float32)]
         for start in range(0, len(images), self.max_batch):
-            x = np.asarray(to_model_input(images[start:start + self.max_batch], self.input_shape))
+            x = np.asarray(data.to_model_input(images[start:start + self.max_batch], self.input_shape))
             out.append(self._run(x).reshape(-1))
         return np.clip(np.concatenate(out), 0.0, 1.0).astype(np.float32)
 
@@ -171,7 +168,6 @@ def predict_faces(model, rgb_image, faces_mode: str = "largest", class_names=Non
     the answer is ``[]``. The label is ``class_names[int(p >= threshold)]``; ``threshold``
     and ``class_names`` default to the model's saved facts.
     """
-    from .data import to_model_input
     predictor = load_predictor(model)
     threshold = predictor.threshold if threshold is None else float(threshold)
     names = tuple(class_names or predictor.class_names or default_class_names())
@@ -185,7 +181,7 @@ def predict_faces(model, rgb_image, faces_mode: str = "largest", class_names=Non
     if not found:
         return []
     boxes, crops = zip(*found)
-    batch = np.concatenate([np.asarray(to_model_input(c, predictor.input_shape)) for c in crops])
+    batch = np.concatenate([np.asarray(data.to_model_input(c, predictor.input_shape)) for c in crops])
     p = np.asarray(predictor.predict_proba(np.round(batch).astype(np.uint8)), float).reshape(-1)
     out = []
     for face, p1 in zip(boxes, p):
@@ -199,21 +195,19 @@ def predict_faces(model, rgb_image, faces_mode: str = "largest", class_names=Non
 
 
 def predict_file(model, path, **kwargs) -> list[dict]:
-    """:func:`predict_faces` on an image file, decoded as cleaning decodes it (RGB, by Pillow);
-    an unreadable file raises ``cleaning.Rejected`` with the reason."""
-    from .cleaning import load_image
-    return predict_faces(model, load_image(Path(path))[0], **kwargs)
+    """:func:`predict_faces` on an image file, decoded by ``data.load_image`` (RGB);
+    an unreadable file raises ``data.Rejected`` with the reason."""
+    return predict_faces(model, data.read_image(path), **kwargs)
 
 
 def photos_with_faces(files, n: int = 2, max_faces: int | None = None,
                       detector: str = faces.DETECTOR) -> list[Path]:
     """The first ``n`` readable images among ``files`` with 1 to ``max_faces`` faces found."""
-    from .cleaning import Rejected, load_image
     picked = []
     for path in files:
         try:
-            found = faces.detect_faces(load_image(Path(path))[0], detector)
-        except Rejected:                  # unreadable: not a photo to show (a detector error still says so)
+            found = faces.detect_faces(data.read_image(path), detector)
+        except data.Rejected:             # unreadable: not a photo to show (a detector error still says so)
             continue
         if found and (max_faces is None or len(found) <= max_faces):
             picked.append(Path(path))
@@ -225,27 +219,8 @@ def photos_with_faces(files, n: int = 2, max_faces: int | None = None,
 # ----------------------------------------------------------------------------- command line
 def _inputs(paths) -> list[Path]:
     """Files as given, folders expanded to every (non-hidden) file below them, sorted."""
-    files = []
-    for item in map(Path, paths):
-        if item.is_dir():
-            files += sorted(p for p in item.rglob("*") if p.is_file()
-                            and not any(part.startswith(".") for part in p.relative_to(item).parts))
-        else:
-            files.append(item)
-    return files
-
-
-def _read(path: Path):
-    """RGB pixels, or the reason they cannot be had: lesson 01's safe decoder, so a photo is
-    read for prediction exactly as cleaning reads it (16-bit scaled, transparency on white,
-    bombs refused unread, the first frame of an animation)."""
-    from .cleaning import Rejected, load_image
-    if not path.exists():
-        return None, "no such file"
-    try:
-        return load_image(path)[0], None
-    except Rejected as rejected:
-        return None, rejected.reason
+    return [file for item in map(Path, paths) for file in
+            (data.image_files(item, suffixes=None) if item.is_dir() else [item])]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -258,7 +233,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threshold", type=float, default=None,
                         help="decision threshold on P(class 1) (default: the one notebook 04 "
                              f"saved beside the model, else {DEFAULT_THRESHOLD})")
-    parser.add_argument("--faces", choices=FACE_MODES, default="largest",
+    parser.add_argument("--faces", choices=faces.FACE_MODES, default="largest",
                         help="largest face (default), all faces, or off: the whole image is the face")
     parser.add_argument("--detector", choices=faces.DETECTORS, default=faces.DETECTOR,
                         help="face detector: mtcnn (default; finds more faces) or haar (faster)")
@@ -275,25 +250,23 @@ def main(argv: list[str] | None = None) -> int:
     except (FileNotFoundError, ValueError) as err:
         print("error: " + " ".join(str(err).splitlines()), file=sys.stderr)   # one line
         return 2
-    if args.threshold is None:
-        threshold, source = predictor.threshold, predictor.threshold_source
-    else:
-        threshold, source = args.threshold, "--threshold"
+    threshold, source = ((predictor.threshold, predictor.threshold_source) if args.threshold is None
+                         else (args.threshold, "--threshold"))
     if source.startswith("default"):
         print(f"note: no threshold saved beside {model_path.name} (notebook 04_evaluate saves it): "
               f"using the default {DEFAULT_THRESHOLD}", file=sys.stderr)
 
     records, predicted, positive = [], 0, names[1]
     for path in _inputs(args.inputs):
-        image, problem = _read(path)
-        if problem is None:
-            try:
-                found = predict_faces(predictor, image, args.faces, names, threshold,
-                                      args.detector, whole_image=not args.strict)
-            except faces.DetectorMissingError as err:
-                print(f"error: {err}", file=sys.stderr)
-                return 2
+        try:
+            found = predict_faces(predictor, data.read_image(path), args.faces, names, threshold,
+                                  args.detector, whole_image=not args.strict)
             problem = None if found else "no face found"
+        except data.Rejected as rejected:        # the decoder's words: "not an image", ...
+            problem = rejected.reason
+        except faces.DetectorMissingError as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 2
         if problem:
             records.append({"file": str(path), "error": problem})
             if not args.json:
@@ -319,6 +292,3 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     return 0
 
-
-__all__ = ["load_predictor", "predict_faces", "predict_file", "photos_with_faces", "main",
-           "KerasPredictor", "TFLitePredictor", "FACE_MODES", "DEFAULT_THRESHOLD"]

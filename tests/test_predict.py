@@ -2,8 +2,7 @@
 
 The models are tiny and built here with known weights, so each test knows the right
 answer: one says "class 1" for bright images, one reads only the red channel, one always
-says P(class 1) = 0.6 (to show which threshold decides). TFLite files are converted here
-from a tiny network (float32 and int8), to check the TFLite predictor against Keras.
+says P(class 1) = 0.6 (to show which threshold decides). TFLite files: tests/test_tflite.py.
 """
 from __future__ import annotations
 
@@ -243,6 +242,7 @@ def photo_folder(tmp_path) -> Path:
     _png(folder / "dark.png", _uniform(20))           # no face, dark: "happy" with --faces off
     (folder / "notes.txt").write_text("not a picture")
     (folder / "broken.jpg").write_bytes(b"\xff\xd8\xff garbage")
+    (folder / "poster.jpg").write_bytes(b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 9 9\n")  # PostScript
     _png(folder / ".hidden.png", _uniform(230))       # hidden files are skipped
     return folder
 
@@ -252,12 +252,13 @@ def test_cli_faces_off(bright_model, photo_folder, capsys):
     out = capsys.readouterr().out
     assert rc == 0
     lines = {Path(line.split(":")[0]).name: line for line in out.strip().splitlines()}
-    assert set(lines) == {"bright.png", "dark.png", "notes.txt", "broken.jpg"}
+    assert set(lines) == {"bright.png", "dark.png", "notes.txt", "broken.jpg", "poster.jpg"}
     assert "box=(0,0,64,64)" in lines["bright.png"] and " sad " in lines["bright.png"]
     assert "P(sad)=1.00" in lines["bright.png"]
     assert " happy " in lines["dark.png"] and "P(sad)=0.00" in lines["dark.png"]
     assert lines["notes.txt"].endswith("not an image")
     assert lines["broken.jpg"].endswith("not an image")      # the cleaning lesson's words
+    assert lines["poster.jpg"].endswith("poster.jpg: not an image")   # never handed to Ghostscript
     assert "Traceback" not in out
 
 
@@ -363,102 +364,6 @@ def test_photos_with_faces_picks_readable_photos_with_a_face(tmp_path):
     picked = predict.photos_with_faces([tmp_path / "notes.txt", blank, photo, photo], n=1)
     assert picked == [photo]
     assert predict.photos_with_faces([blank], n=3) == []
-
-
-# ----------------------------------------------------------------------------- TFLite
-def _structured(n, seed, shape=(16, 16, 1)):
-    """0-255 images with blobs and gradients (not plain noise), so activations look real."""
-    rng = np.random.default_rng(seed)
-    yy, xx = np.mgrid[0:shape[0], 0:shape[1]] / shape[0]
-    out = []
-    for _ in range(n):
-        cx, cy, r = rng.uniform(0.2, 0.8), rng.uniform(0.2, 0.8), rng.uniform(0.1, 0.4)
-        img = np.exp(-((xx - cx) ** 2 + (yy - cy) ** 2) / (2 * r ** 2)) + 0.3 * rng.uniform() * xx
-        out.append(np.round(255 * (img - img.min()) / np.ptp(img)).astype(np.uint8)[..., None])
-    return np.stack(out)
-
-
-@pytest.fixture(scope="module")
-def tflite_files(tmp_path_factory):
-    """A tiny conv network saved as .keras, and converted to float32 and int8 .tflite files
-    (with the class names and threshold in a .json beside each, as lesson 07 writes them)."""
-    import tensorflow as tf
-    keras.utils.set_random_seed(0)
-    model = keras.Sequential([keras.Input((16, 16, 1)), keras.layers.Rescaling(1 / 255),
-                              keras.layers.Conv2D(4, 3, activation="relu"),
-                              keras.layers.GlobalAveragePooling2D(),
-                              keras.layers.Dense(1, activation="sigmoid")])
-    x = _structured(64, 1)
-    features = np.asarray(keras.Model(model.inputs[0], model.layers[-2].output)(x.astype("float32")))
-    kernel = np.random.default_rng(0).normal(size=(4, 1))       # spread P over most of (0, 1)
-    kernel *= 1.5 / (features @ kernel).std()
-    model.layers[-1].set_weights([kernel, -np.array([float((features @ kernel).mean())])])
-    folder = tmp_path_factory.mktemp("tflite")
-    model.save(folder / "tiny.keras")
-    paths = {}
-    for mode in ("float32", "int8"):
-        serve = tf.function(lambda pixels: model(pixels, training=False),
-                            input_signature=[tf.TensorSpec([None, 16, 16, 1], tf.float32)])
-        converter = tf.lite.TFLiteConverter.from_concrete_functions(
-            [serve.get_concrete_function()])
-        if mode == "int8":
-            converter.optimizations = [tf.lite.Optimize.DEFAULT]
-            converter.representative_dataset = lambda: ([im[None].astype("float32")] for im in x)
-            converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-            converter.inference_input_type = converter.inference_output_type = tf.int8
-        paths[mode] = folder / f"tiny_{mode}.tflite"
-        paths[mode].write_bytes(converter.convert())
-        models.write_facts(paths[mode], class_names=["cats", "dogs"], threshold=0.4)
-    return model, folder / "tiny.keras", paths
-
-
-def test_tflite_predictor_matches_keras(tflite_files):
-    model, keras_path, paths = tflite_files
-    images = _structured(24, 4)
-    keras_p = predict.load_predictor(keras_path).predict_proba(images)
-    assert keras_p.max() - keras_p.min() > 0.2, "too easy if every output were the same"
-    for mode, tolerance in (("float32", 1e-5), ("int8", 0.06)):
-        predictor = predict.load_predictor(paths[mode])
-        assert isinstance(predictor, predict.TFLitePredictor) and predictor.input_shape == (16, 16, 1)
-        assert (predictor.class_names, predictor.threshold, predictor.threshold_source) == (
-            ("cats", "dogs"), 0.4, "saved")                     # from the .json beside the file
-        lite_p = predictor.predict_proba(images)
-        assert lite_p.dtype == np.float32 and ((lite_p >= 0) & (lite_p <= 1)).all()
-        assert np.abs(lite_p - keras_p).max() <= tolerance, mode
-
-
-def test_tflite_int8_scale_zero_point_and_batches(tflite_files):
-    _, _, paths = tflite_files
-    predictor = predict.TFLitePredictor(paths["int8"], max_batch=5)     # 24 images -> 5 invokes
-    assert predictor.input_dtype == np.int8
-    (in_scale, in_zero), (out_scale, out_zero) = (predictor.quantization["input"],
-                                                  predictor.quantization["output"])
-    assert in_scale == pytest.approx(1.0, rel=0.05) and in_zero == -128   # 0-255 pixels kept
-    assert out_scale == pytest.approx(1 / 256) and out_zero == -128       # sigmoid output grid
-    assert predict.TFLitePredictor(paths["float32"]).quantization["input"] == (0.0, 0)
-    images = _structured(24, 5)
-    full = predictor.predict_proba(images)
-    assert full.shape == (24,)
-    np.testing.assert_allclose(predict.TFLitePredictor(paths["int8"]).predict_proba(images), full)
-    np.testing.assert_allclose(predictor.predict_proba(images[3]), full[3:4])       # one image
-    rgb_big = np.stack([np.asarray(Image.fromarray(im[..., 0]).resize((32, 32)).convert("RGB"))
-                        for im in images[:4]])
-    np.testing.assert_allclose(predictor.predict_proba(rgb_big), full[:4], atol=0.06)
-    assert predictor.predict_proba(images[:0]).shape == (0,)
-    with pytest.raises(FileNotFoundError):
-        predict.TFLitePredictor(paths["int8"].with_name("missing.tflite"))
-
-
-def test_cli_with_tflite(tflite_files, tmp_path, capsys):
-    _, keras_path, paths = tflite_files
-    image = _png(tmp_path / "face.png", _structured(1, 6)[0, ..., 0])
-    p_keras = float(predict.load_predictor(keras_path).predict_proba(_structured(1, 6))[0])
-    for mode, tolerance in (("float32", 1e-4), ("int8", 0.06)):
-        assert predict.main([str(image), "--model", str(paths[mode]), "--faces", "off", "--json"]) == 0
-        [record] = json.loads(capsys.readouterr().out)
-        assert record["p_dogs"] == pytest.approx(p_keras, abs=tolerance)
-        assert record["label"] == ("dogs" if record["p_dogs"] >= 0.4 else "cats")
-        assert (record["threshold"], record["threshold_source"]) == (0.4, "saved")
 
 
 def test_cli_reads_a_16_bit_photo_as_cleaning_does(bright_model, tmp_path, capsys):

@@ -1,5 +1,6 @@
-"""Lesson 07's TFLite conversion (the `convert` cell of the notebook, run here on a small network)
-and the converted files read through helpers.predict.load_predictor and the predict CLI.
+"""Lesson 07's TFLite conversion (the notebook's own `convert` cell, run on a small network built
+once for this module) and the converted files read through helpers.predict: load_predictor, the
+decision rule (threshold and mirror choice, as for the .keras file) and the predict CLI.
 
 Tolerances (max |P_tflite - P_keras| on the test images):
 * float32: 1e-5  - the same maths; only summation order differs.
@@ -25,6 +26,7 @@ NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "07_efficiency_an
 MODES = ("float32", "dynamic", "int8")
 TOL = {"float32": 1e-5, "dynamic": 0.02, "int8": 0.06}
 SHAPE = (48, 48, 1)
+NAMES, THRESHOLD = ["cats", "dogs"], 0.3     # not happy/sad, not 0.5: they must come from the facts
 
 
 def _images(n, seed):
@@ -54,10 +56,6 @@ def _small_model(augment=True):
     return keras.Sequential([keras.Input(SHAPE), *stack])
 
 
-def _bn_layers(model):
-    return [layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]
-
-
 @pytest.fixture(scope="module")
 def trained():
     """A small network fitted a few steps, with non-trivial BatchNorm statistics."""
@@ -66,8 +64,8 @@ def trained():
     x, y = _images(64, 1), np.tile([0.0, 1.0], 32)
     model.fit(x, y, batch_size=32, epochs=2, verbose=0)
     rng = np.random.default_rng(2)
-    for bn in _bn_layers(model):       # two steps barely move the moving averages: set them
-        n = bn.moving_mean.shape[0]
+    for bn in [layer for layer in model.layers if isinstance(layer, layers.BatchNormalization)]:
+        n = bn.moving_mean.shape[0]     # two steps barely move the moving averages: set them
         bn.moving_mean.assign(rng.uniform(-0.3, 0.3, n).astype("float32"))
         bn.moving_variance.assign(rng.uniform(0.3, 2.0, n).astype("float32"))
     # Rescale the last layer so the logits spread over about -3..3: the probabilities then
@@ -96,16 +94,25 @@ def lesson_convert(model, train_images):
     return space["convert"]
 
 
+def _lesson07_facts(path, **rule):
+    """The facts lesson 07 writes beside a .tflite file: copied from its source, small.keras."""
+    models.write_facts(path, fresh=True, class_names=NAMES, threshold=THRESHOLD, source="small.keras", **rule)
+
+
 @pytest.fixture(scope="module")
 def exported(trained, tmp_path_factory):
+    """small.keras and small_<mode>.tflite, each with its facts beside it, as lessons 03, 04 and 07
+    write them: the tflite facts name their source (no mirror choice yet: set per test)."""
     folder = tmp_path_factory.mktemp("tflite")
+    trained.save(folder / "small.keras")
+    models.write_facts(folder / "small.keras", class_names=NAMES, threshold=THRESHOLD)
     convert = lesson_convert(trained, _images(100, 3))      # the representative set: "training" images
     paths = {}
     for mode in MODES:
         paths[mode] = folder / f"small_{mode}.tflite"
         paths[mode].write_bytes(convert(mode))
-        models.write_facts(paths[mode], class_names=["happy", "sad"], threshold=0.3, mode=mode)
-    return folder, paths
+        _lesson07_facts(paths[mode])
+    return folder / "small.keras", paths
 
 
 @pytest.fixture(scope="module")
@@ -117,7 +124,11 @@ def test_images():
 def test_tflite_matches_keras(trained, exported, test_images, mode):
     _, paths = exported
     keras_p = np.asarray(trained(test_images.astype("float32"), training=False)).ravel()
-    lite_p = predict.load_predictor(paths[mode]).predict_proba(test_images)
+    predictor = predict.load_predictor(paths[mode])
+    assert isinstance(predictor, predict.TFLitePredictor) and predictor.input_shape == SHAPE
+    assert (predictor.class_names, predictor.threshold, predictor.threshold_source) == (
+        tuple(NAMES), THRESHOLD, "saved")                          # from the .json beside the file
+    lite_p = predictor.predict_proba(test_images)
     assert lite_p.shape == keras_p.shape and lite_p.dtype == np.float32
     assert ((lite_p >= 0) & (lite_p <= 1)).all()
     diff = np.abs(lite_p - keras_p).max()
@@ -145,14 +156,10 @@ def test_int8_has_integer_io_with_pixel_scale(exported):
     assert float_predictor.quantization["input"] == (0.0, 0)
 
 
-def _ops(path):
-    return [op["op_name"] for op in tf.lite.Interpreter(model_path=str(path))._get_ops_details()]
-
-
 def test_augmentation_is_not_exported(trained, exported, test_images):
     _, paths = exported
     for mode, path in paths.items():
-        ops = _ops(path)
+        ops = [op["op_name"] for op in tf.lite.Interpreter(model_path=str(path))._get_ops_details()]
         assert "CONV_2D" in ops and "LOGISTIC" in ops
         suspicious = [op for op in ops if any(word in op.upper() for word in
                                               ("RANDOM", "FLEX", "TRANSFORM", "CUSTOM", "MULTINOMIAL"))]
@@ -169,39 +176,88 @@ def test_augmentation_is_not_exported(trained, exported, test_images):
     np.testing.assert_array_equal(lite_p, again)                 # deterministic: no randomness
 
 
-def test_predictor_batches_sizes_channels_and_facts(exported, test_images):
+def test_predictor_batches_sizes_and_channels(exported, test_images):
     _, paths = exported
     predictor = predict.TFLitePredictor(paths["int8"], max_batch=5)   # 24 images -> 5 invokes
-    assert predictor.input_shape == SHAPE
     full = predictor.predict_proba(test_images)
     assert full.shape == (24,)
     np.testing.assert_allclose(predict.load_predictor(paths["int8"]).predict_proba(test_images), full)
     np.testing.assert_allclose(predictor.predict_proba(test_images[3]), full[3:4])   # one image
     # Any size / channel count is fitted by to_model_input, as for Keras models.
-    rgb_big = np.stack([np.asarray(Image.fromarray(im[..., 0]).resize((96, 96), Image.NEAREST).convert("RGB"))
-                        for im in test_images[:4]])
-    np.testing.assert_allclose(predictor.predict_proba(rgb_big), full[:4], atol=0.05)
+    rgb = np.repeat(test_images[:4], 3, axis=-1)
+    np.testing.assert_allclose(predictor.predict_proba(rgb), full[:4], atol=0.01)   # 1 step of 1/256
+    big = np.kron(rgb, np.ones((1, 2, 2, 1), np.uint8))                            # 96x96 RGB
+    fitted = np.asarray(data.to_model_input(big, SHAPE)).round().astype(np.uint8)
+    np.testing.assert_allclose(predictor.predict_proba(big), predictor.predict_proba(fitted), atol=0.01)
     assert predictor.predict_proba(test_images[:0]).shape == (0,)
-    # The facts written beside the file (happy_sad_<mode>.json in lesson 07) are the predictor's.
-    assert paths["int8"].with_suffix(".json").is_file()
-    assert predictor.class_names == ("happy", "sad") and predictor.threshold == pytest.approx(0.3)
+    with pytest.raises(FileNotFoundError):
+        predict.TFLitePredictor(paths["int8"].with_name("missing.tflite"))
+
+
+def _cli(image, model_path, capsys) -> dict:
+    assert predict.main([str(image), "--model", str(model_path), "--faces", "off", "--json"]) == 0
+    [record] = json.loads(capsys.readouterr().out)
+    return record
 
 
 @pytest.mark.parametrize("mode", MODES)
-def test_cli_predict_with_tflite(exported, trained, test_images, tmp_path, capsys, mode):
-    _, paths = exported
+def test_cli_predict_with_tflite(exported, test_images, tmp_path, capsys, mode):
+    keras_path, paths = exported
     image = tmp_path / "face.png"
     Image.fromarray(test_images[0][..., 0]).save(image)
-    keras_path = tmp_path / "small.keras"
-    trained.save(keras_path)
-    models.write_facts(keras_path, class_names=["happy", "sad"], threshold=0.3)
-    results = {}
-    for model_path in (keras_path, paths[mode]):
-        assert predict.main([str(image), "--model", str(model_path), "--faces", "off", "--json"]) == 0
-        records = json.loads(capsys.readouterr().out)
-        assert len(records) == 1 and records[0]["label"] in ("happy", "sad")
-        results[model_path.suffix] = records[0]
-    assert 0.0 <= results[".tflite"]["p_sad"] <= 1.0
-    assert results[".tflite"]["p_sad"] == pytest.approx(results[".keras"]["p_sad"], abs=TOL[mode] + 1e-4)
-    expected = "sad" if results[".tflite"]["p_sad"] >= 0.3 else "happy"     # the saved threshold, not 0.5
-    assert results[".tflite"]["label"] == expected
+    keras_record, lite_record = _cli(image, keras_path, capsys), _cli(image, paths[mode], capsys)
+    assert 0.0 <= lite_record["p_dogs"] <= 1.0
+    assert lite_record["p_dogs"] == pytest.approx(keras_record["p_dogs"], abs=TOL[mode] + 1e-4)
+    assert lite_record["label"] == ("dogs" if lite_record["p_dogs"] >= THRESHOLD else "cats")   # not 0.5
+    assert (lite_record["threshold"], lite_record["threshold_source"]) == (THRESHOLD, "saved")
+
+
+@pytest.fixture
+def mirror_chosen(exported):
+    """Lesson 04 chose mirror averaging for small.keras (flip_average in its facts)."""
+    keras_path, _ = exported
+    models.write_facts(keras_path, flip_average=True)
+    yield keras_path
+    models.write_facts(keras_path, flip_average=False)
+
+
+def test_tflite_decides_as_the_keras_model_does(exported, mirror_chosen, test_images, tmp_path, capsys):
+    """The saved threshold with the saved mirror choice, one rule for .keras and .tflite.
+    Was: a .tflite whose facts had the threshold but no flip_average (lesson 07 copied only the
+    threshold) answered from the face alone, at a threshold chosen for the mirror average."""
+    _, paths = exported
+    keras_predictor = predict.load_predictor(mirror_chosen)
+    plain = keras_predictor.model(test_images.astype("float32"), training=False).numpy().ravel()
+    mirrored = keras_predictor.model(test_images[:, :, ::-1].astype("float32"), training=False).numpy().ravel()
+    i = int(np.argmax(np.abs(plain - mirrored)))             # the face whose mirror image differs most
+    assert abs(plain[i] - mirrored[i]) > 100 * TOL["float32"], "the mirror image must answer differently"
+    image = tmp_path / "face.png"
+    Image.fromarray(test_images[i][..., 0]).save(image)
+    for rule in ({}, {"flip_average": True}):                # lesson 07 before, and after, it copied it
+        _lesson07_facts(paths["float32"], **rule)
+        predictor = predict.load_predictor(paths["float32"])
+        assert (predictor.threshold, predictor.flip) == (keras_predictor.threshold, keras_predictor.flip) == (
+            THRESHOLD, True)
+        keras_record, lite_record = _cli(image, mirror_chosen, capsys), _cli(image, paths["float32"], capsys)
+        assert lite_record["p_dogs"] == pytest.approx((plain[i] + mirrored[i]) / 2, abs=1e-4)
+        assert lite_record["p_dogs"] == pytest.approx(keras_record["p_dogs"], abs=1e-4)
+        assert lite_record["label"] == keras_record["label"]
+    # A threshold the source model no longer has (lesson 04 ran again since): not the same rule.
+    models.write_facts(paths["float32"], fresh=True, threshold=0.7, source="small.keras")
+    assert not predict.load_predictor(paths["float32"]).flip
+    _lesson07_facts(paths["float32"])
+
+
+def test_a_cut_tflite_file_is_named_in_one_line(exported, tmp_path, capsys):
+    """A download cut short keeps the TFL3 mark. tf.lite.Interpreter crashed the process on such a
+    file (segmentation fault); LiteRT says "not a valid Flatbuffer", which did not name the file."""
+    _, paths = exported
+    cut = tmp_path / "cut.tflite"
+    cut.write_bytes(paths["int8"].read_bytes()[:2000])
+    image = tmp_path / "face.png"
+    Image.fromarray(_images(1, 5)[0, ..., 0]).save(image)
+    assert predict.main([str(image), "--model", str(cut)]) == 2
+    captured = capsys.readouterr()
+    [line] = captured.err.splitlines()
+    assert line.startswith(f"error: {cut} is not a complete .tflite model") and "notebook 07" in line
+    assert captured.out == "" and "Traceback" not in captured.err
