@@ -116,6 +116,13 @@ def test_bad_hash_string_is_refused(tmp_path):
         download.fetch("http://127.0.0.1:9/x.zip", "abc", cache_dir=tmp_path)
 
 
+@pytest.mark.parametrize("url", ["file:///etc/passwd", "ftp://example.org/x.zip"])
+def test_only_http_and_https_are_fetched(tmp_path, url):
+    with pytest.raises(ValueError, match="only http:// and https://"):
+        download.fetch(url, "0" * 64, cache_dir=tmp_path)
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_download_unknown_name():
     with pytest.raises(KeyError, match="unknown dataset"):
         download.download("no-such-dataset")

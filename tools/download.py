@@ -102,7 +102,9 @@ def fetch(url: str, sha256: str, cache_dir: Path | str | None = None,
 
     part = target.with_name(target.name + ".part")
     have = part.stat().st_size if part.exists() else 0
-    request = urllib.request.Request(url, headers={"Range": f"bytes={have}-"} if have else {})
+    if urllib.parse.urlparse(url).scheme not in ("http", "https"):     # no file://, ftp:// or custom schemes
+        raise ValueError(f"{url}: only http:// and https:// addresses are downloaded")
+    request = urllib.request.Request(url, headers={"Range": f"bytes={have}-"} if have else {})  # noqa: S310
     from tqdm.auto import tqdm
     progress = tqdm(desc=target.name, unit="B", unit_scale=True, leave=False, disable=not show_progress)
     try:
