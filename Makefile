@@ -1,11 +1,13 @@
 # Two commands on a fresh machine:
 #   make run   - the whole series, headless, into outputs/ (full mode unless HAPPYSAD_FAST=1)
 #   make test  - unit tests + every notebook under nbval, in fast mode
-# Both create .venv and install requirements.txt on first use. Others:
+# Both create .venv and install requirements.lock (every package pinned, with hashes) on first use. Others:
 #   make data             - the real data from its public sources, verified (make run does it when there is none)
 #   make bench            - every model measured side by side -> outputs/benchmark.md
 #   make student          - copies of the notebooks without the solution cells -> outputs/student/
 #   make clean-notebooks  - strip outputs from notebooks/*.ipynb (nbstripout; also a pre-commit hook)
+#   make lint             - ruff (settings in pyproject.toml); CI runs it before the tests
+#   make lock             - maintainers: rewrite requirements.lock from requirements.txt (after changing a pin)
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
@@ -13,14 +15,20 @@ STAMP  := $(VENV)/.installed
 NOTEBOOKS   := notebooks
 STUDENT_DIR := outputs/student
 # nbstripout keeps cell tags and jupyter.source_hidden; --keep-id keeps cell ids stable.
-NBSTRIPOUT := $(VENV)/bin/nbstripout --keep-id
+NBSTRIPOUT := $(PY) -m nbstripout --keep-id
+# The pins need Python 3.11-3.13 (TensorFlow 2.21 has no wheels past 3.13; ipykernel 7, numpy 2.4 and
+# pandas 3 need 3.11): anything else stops here in one line, before anything is installed.
+CHECK_PYTHON := -c 'import sys; v = sys.version_info[:2]; sys.exit(0 if (3, 11) <= v <= (3, 13) else \
+  "%s is Python %d.%d; this project needs Python 3.11-3.13: install one, then run make PYTHON=python3.11 (and delete .venv if it exists)." % (sys.executable, *v))'
 
-.PHONY: run data test bench student clean-notebooks check-notebooks
+.PHONY: run data test bench student clean-notebooks check-notebooks lint lock
 
-$(STAMP): requirements.txt pyproject.toml
+$(STAMP): requirements.lock pyproject.toml
+	@if [ -x $(PY) ]; then $(PY) $(CHECK_PYTHON); else $(PYTHON) $(CHECK_PYTHON); fi
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -r requirements.txt -e .
+	$(PY) -m pip install --quiet --require-hashes -r requirements.lock
+	$(PY) -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
 run: $(STAMP)
@@ -39,7 +47,7 @@ bench: $(STAMP)
 	$(PY) -m tools.bench
 
 student: $(STAMP)
-	$(VENV)/bin/jupyter nbconvert --to notebook --output-dir $(STUDENT_DIR) \
+	$(PY) -m jupyter nbconvert --to notebook --output-dir $(STUDENT_DIR) \
 	  --TagRemovePreprocessor.enabled=True --TagRemovePreprocessor.remove_cell_tags='["solution"]' \
 	  $(NOTEBOOKS)/[0-9][0-9]_*.ipynb
 
@@ -48,3 +56,12 @@ clean-notebooks: $(STAMP)
 
 check-notebooks: $(STAMP)
 	$(NBSTRIPOUT) --verify $(NOTEBOOKS)/*.ipynb
+
+lint: $(STAMP)
+	$(PY) -m ruff check .
+
+# Maintainers, after changing requirements.txt: every package those pins pull in, with hashes, for
+# Linux, macOS and Windows (--universal) and Python 3.11-3.13. uv is a maintainer's tool, not a requirement.
+lock: $(STAMP)
+	$(PY) -m pip install --quiet uv
+	$(PY) -m uv pip compile requirements.txt --universal --generate-hashes --python-version 3.11 -o requirements.lock

@@ -1,5 +1,11 @@
-"""helpers.notebook: the setup cell's facts, and the times the last `make run` measured."""
+"""helpers.notebook: the setup cell's facts, the times the last `make run` measured, the version floors,
+and that requirements.txt, requirements.lock and pyproject.toml agree."""
+import re
+import tomllib
+
 import pytest
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 from helpers import config, notebook
 
@@ -38,3 +44,24 @@ def test_a_keras_whose_safe_mode_can_be_bypassed_is_refused(monkeypatch, keras_v
     monkeypatch.setattr(notebook.metadata, "version", lambda name: keras_version if name == "keras" else real(name))
     with pytest.raises(ImportError, match=f"keras {keras_version} is too old: the lessons need >= 3.15.1"):
         notebook.check_versions()
+
+
+def _pins(path):
+    """name -> version of every ``name==version`` line (markers and hashes aside), names normalised."""
+    text = (config.ROOT / path).read_text()
+    return {canonicalize_name(m[1]): m[2] for m in re.finditer(r"(?m)^([A-Za-z0-9_.-]+)==([^\s;\\]+)", text)}
+
+
+def test_the_lock_pins_what_requirements_txt_pins_and_pyproject_allows_it():
+    # requirements.txt is the lock's input: a pin changed without `make lock` would go uninstalled.
+    pins, locked = _pins("requirements.txt"), _pins("requirements.lock")
+    assert {name: locked.get(name) for name in pins} == pins, "run `make lock` after changing requirements.txt"
+    assert "--hash=sha256:" in (config.ROOT / "requirements.lock").read_text()
+    project = tomllib.loads((config.ROOT / "pyproject.toml").read_text())["project"]
+    declared = [Requirement(r) for r in project["dependencies"] + project["optional-dependencies"]["dev"]]
+    for requirement in declared:
+        name = canonicalize_name(requirement.name)
+        assert name in pins, f"{name} is declared in pyproject.toml but not pinned in requirements.txt"
+        assert requirement.specifier.contains(pins[name]), f"pyproject's {requirement} excludes the pin {pins[name]}"
+    keras = next(r for r in declared if r.name == "keras")
+    assert str(keras.specifier) == f">={notebook.MIN_VERSIONS['keras']}"      # one security floor, everywhere

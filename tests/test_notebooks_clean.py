@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+import sys
 
 import nbformat
 import pytest
@@ -19,7 +20,8 @@ NOTEBOOKS = sorted((config.ROOT / "notebooks").glob("*.ipynb"))
 each_notebook = pytest.mark.parametrize(
     "path", NOTEBOOKS or [pytest.param(None, marks=pytest.mark.skip(reason="no notebooks yet"))],
     ids=[p.name for p in NOTEBOOKS] or ["none"])
-NBSTRIPOUT = [str(config.ROOT / ".venv" / "bin" / "nbstripout"), "--keep-id"]   # as in the Makefile
+# The nbstripout of the Python running the tests (a .venv or a conda env alike), with the Makefile's options.
+NBSTRIPOUT = [sys.executable, "-m", "nbstripout", "--keep-id"]
 
 
 def _cells(path, kind=None):
@@ -28,8 +30,8 @@ def _cells(path, kind=None):
 
 
 def _make(target, **variables):
-    """``make TARGET`` of the project's Makefile, without the install step (STAMP=)."""
-    args = ["make", "-s", "-C", str(config.ROOT), target, "STAMP="]
+    """``make TARGET`` of the project's Makefile, without the install step (STAMP=), run by this Python."""
+    args = ["make", "-s", "-C", str(config.ROOT), target, "STAMP=", f"PY={sys.executable}"]
     args += [f"{key}={value}" for key, value in variables.items()]
     return subprocess.run(args, capture_output=True, text=True, timeout=300)
 
@@ -288,3 +290,20 @@ def test_make_student_writes_copies_without_solution_cells(tmp_path):
         assert [c.source for c in left] == [c.source for c in original
                                             if "solution" not in c.metadata.get("tags", [])]
     assert "Say hi" in copies[0].read_text() and "answer = 42" not in copies[0].read_text()
+
+
+# ------------------------------------------------- make's Python check
+
+def test_make_stops_on_an_unsupported_python_in_one_line_before_installing(tmp_path):
+    # A stand-in "Python 3.9": the real interpreter, told it is 3.9, runs the Makefile's check.
+    fake = tmp_path / "python3.9"
+    fake.write_text(f"#!/bin/sh\nexec {sys.executable} -c 'import sys; sys.version_info = (3, 9, 1); "
+                    "exec(sys.argv[1])' \"$2\"\n")
+    fake.chmod(0o755)
+    venv = tmp_path / "venv"
+    result = subprocess.run(["make", "-s", "-C", str(config.ROOT), f"VENV={venv}", f"PYTHON={fake}",
+                             f"{venv}/.installed"], capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0 and not venv.exists()
+    ours = [line for line in result.stderr.splitlines() if not line.startswith("make")]
+    assert ours == [f"{sys.executable} is Python 3.9; this project needs Python 3.11-3.13: install one, "
+                    "then run make PYTHON=python3.11 (and delete .venv if it exists)."]
