@@ -48,8 +48,8 @@ def write_facts(model_path: Path | str, *, fresh: bool = False, **updates) -> di
     return facts
 
 
-def layer_table(model) -> "pd.DataFrame":
-    """One row per layer: type, output shape, parameters and their share of the total (from the model itself)."""
+def layer_table(model):
+    """A DataFrame, one row per layer: type, output shape, parameters and their share of the total."""
     import pandas as pd
     total = model.count_params()
     rows = [{"layer": layer.name, "type": type(layer).__name__,

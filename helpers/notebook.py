@@ -45,8 +45,8 @@ def seed_everything(seed: int = config.SEED) -> None:
 def measured_times(title: str) -> str:
     """What the last ``make run`` measured for notebook ``NN`` (from ``outputs/**/timings.csv``)."""
     import csv
-    found = []
-    for mode, path in (("fast", config.ROOT / "outputs/fast/timings.csv"), ("full", config.ROOT / "outputs/timings.csv")):
+    found, outputs = [], config.ROOT / "outputs"
+    for mode, path in (("fast", outputs / "fast" / "timings.csv"), ("full", outputs / "timings.csv")):
         for row in (csv.DictReader(path.open()) if path.exists() else []):
             if row["notebook"][:2] == title[:2] and row["status"] == "ok":
                 seconds = float(row["seconds"])
