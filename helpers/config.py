@@ -1,13 +1,11 @@
 """All settings of the series, read in one place.
 
-Three environment variables steer everything:
+Two environment variables steer everything:
 
 * ``HAPPYSAD_DATA`` - the data folder (default: the project's ``data/``).
   Under it: ``fer2013/{train,test}/<class>/`` and ``web/<class>/``.
 * ``HAPPYSAD_FAST=1`` - fast mode: a small subset and one or two epochs, so the
   whole series runs in minutes (used by the tests). Default: the full run.
-* ``HAPPYSAD_MIRRORED=1`` - lesson 03 trains under ``MirroredStrategy`` even on one
-  CPU (for tests of the multi-device path; learners never need it).
 
 Everything the notebooks write goes below the project folder: ``models/``,
 ``outputs/`` and ``data/prepared/`` (all git-ignored). Fast mode writes to a
@@ -35,11 +33,6 @@ def data_dir() -> Path:
 def fast() -> bool:
     """True in fast mode (``HAPPYSAD_FAST=1``)."""
     return _flag("HAPPYSAD_FAST")
-
-
-def force_mirrored() -> bool:
-    """True when ``HAPPYSAD_MIRRORED=1``: lesson 03 trains under MirroredStrategy on the CPU (tests)."""
-    return _flag("HAPPYSAD_MIRRORED")
 
 
 def _run_dir(base: Path) -> Path:
