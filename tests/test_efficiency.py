@@ -190,7 +190,9 @@ def _lesson07_function(name, **namespace):
 def test_lesson07_answers_by_the_saved_mirror_choice(flip_average):
     answer_proba = _lesson07_function("answer_proba", flip_average=flip_average)
     images = np.arange(2 * 2 * 3).reshape(2, 2, 3, 1)        # (N, H, W, C): a mirror reverses W
-    first_pixel = lambda x: x[:, 0, 0, 0].astype(float)      # a stand-in model: P = the top-left pixel
+    def first_pixel(x):                                       # a stand-in model: P = the top-left pixel
+        return x[:, 0, 0, 0].astype(float)
+
     mirrored = (images[:, 0, 0, 0] + images[:, 0, -1, 0]) / 2
     np.testing.assert_allclose(answer_proba(first_pixel, images), mirrored if flip_average else images[:, 0, 0, 0])
 
