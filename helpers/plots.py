@@ -5,6 +5,7 @@ tell train from validation, so nothing depends on colour alone. At most 12 inche
 * training and evaluation: :func:`learning_curves`, :func:`confusion_matrix`,
   :func:`roc_pr_curves`, :func:`threshold_curve`;
 * images: :func:`image_grid`, :func:`draw_predictions` (face boxes and "sad 0.83");
+  lesson 06's :func:`heatmap_overlay` and :func:`channel_pictures` (pictures for ``image_grid``);
 * lesson 01's cleaning report: :func:`reasons_bar`, :func:`rejected_grid`,
   :func:`outputs_grid`, :func:`near_duplicate_pairs`.
 """
@@ -209,6 +210,34 @@ def image_grid(images, titles=None, ncols: int = 6, suptitle: str = "", save=Non
     if suptitle:
         fig.suptitle(suptitle)
     return _finish(fig, save)
+
+
+def heatmap_overlay(image, heatmap, alpha: float = 0.5, signed: bool = False) -> np.ndarray:
+    """A heatmap in colour over a gray or RGB image: RGB uint8 ``(H, W, 3)``.
+
+    ``heatmap`` in [0, 1] (Grad-CAM), any size: resized (bilinear) to the image, drawn in
+    ``inferno`` (dark 0, yellow 1; readable in gray and by colour-blind eyes). ``signed=True``
+    (occlusion): scaled by its largest magnitude, blue negative, red positive (``coolwarm``).
+    """
+    import cv2
+    from matplotlib import colormaps
+    image = np.asarray(image)
+    image = image[..., 0] if image.ndim == 3 and image.shape[2] == 1 else image
+    rgb = np.repeat(image[..., None], 3, axis=2) if image.ndim == 2 else image[..., :3]
+    heat = cv2.resize(np.asarray(heatmap, np.float32), rgb.shape[1::-1], interpolation=cv2.INTER_LINEAR)
+    if signed:
+        heat = 0.5 + 0.5 * heat / max(float(np.abs(heat).max()), 1e-12)
+    colour = colormaps["coolwarm" if signed else "inferno"](np.clip(np.nan_to_num(heat), 0, 1))[..., :3]
+    return ((1 - alpha) * rgb + alpha * 255 * colour).round().clip(0, 255).astype(np.uint8)
+
+
+def channel_pictures(maps, n: int = 16) -> list[np.ndarray]:
+    """The first ``n`` channels of ``(h, w, channels)`` feature maps as uint8 pictures, each
+    stretched to 0-255 on its own (a constant channel is black)."""
+    maps = np.asarray(maps, dtype=float)[..., :n]
+    low, high = maps.min(axis=(0, 1)), maps.max(axis=(0, 1))
+    scaled = np.divide(maps - low, high - low, out=np.zeros_like(maps), where=high > low)
+    return list(np.moveaxis((255 * scaled).round().astype(np.uint8), -1, 0))
 
 
 def draw_predictions(rgb_image, faces, title: str = "", save=None, max_width: float = 8.0):

@@ -106,6 +106,45 @@ def test_threshold_curve_marks_the_chosen_threshold(yp):
     assert np.all(np.diff(recall) <= 1e-12)            # recall of sad falls as the threshold rises
 
 
+def test_heatmap_overlay_colours_by_heat():
+    image = np.full((10, 12, 1), 100, np.uint8)
+    heat = np.zeros((10, 12))
+    heat[2, 3] = 1.0
+    rgb = plots.heatmap_overlay(image, heat)
+    assert rgb.shape == (10, 12, 3) and rgb.dtype == np.uint8
+    # alpha 0.5: half the gray 100, half the colour; inferno(0) is near black, inferno(1) pale yellow
+    inferno = matplotlib.colormaps["inferno"]
+    np.testing.assert_allclose(rgb[8, 8], 50 + 127.5 * np.array(inferno(0.0)[:3]), atol=1)
+    np.testing.assert_allclose(rgb[2, 3], 50 + 127.5 * np.array(inferno(1.0)[:3]), atol=1)
+    np.testing.assert_array_equal(plots.heatmap_overlay(image, heat, alpha=0.0), 100)
+
+
+def test_heatmap_overlay_signed_and_resized():
+    image = np.full((10, 12), 100, np.uint8)
+    heat = np.zeros((10, 12))
+    heat[2, 3], heat[7, 9] = 0.5, -1.0                   # scaled by 1.0: +0.5 and -1
+    signed = plots.heatmap_overlay(image, heat, signed=True)
+    red, blue = signed[2, 3].astype(int), signed[7, 9].astype(int)
+    assert red[0] > red[2] and blue[2] > blue[0]         # coolwarm: red positive, blue negative
+    small = plots.heatmap_overlay(image, np.ones((3, 3)))  # a 3x3 Grad-CAM map, stretched to the image
+    assert small.shape == (10, 12, 3) and (small == small[0, 0]).all()
+    rgb = np.zeros((4, 6, 3), np.uint8)
+    assert plots.heatmap_overlay(rgb, np.zeros((2, 3)), alpha=0.0).shape == (4, 6, 3)
+
+
+def test_channel_pictures_stretches_each_channel():
+    maps = np.zeros((4, 5, 3))
+    maps[..., 0] = np.arange(20).reshape(4, 5)           # 0..19 -> 0..255
+    maps[..., 1] = 7.0                                   # constant: black
+    maps[0, 0, 2] = -1.0                                 # -1 -> 0, every 0 -> 255
+    pictures = plots.channel_pictures(maps, n=5)
+    assert len(pictures) == 3 and all(p.dtype == np.uint8 and p.shape == (4, 5) for p in pictures)
+    assert pictures[0][0, 0] == 0 and pictures[0][3, 4] == 255 and pictures[0][0, 1] == round(255 / 19)
+    assert pictures[1].max() == 0
+    assert pictures[2][0, 0] == 0 and (pictures[2].ravel()[1:] == 255).all()
+    assert len(plots.channel_pictures(maps, n=2)) == 2
+
+
 def test_image_grid_gray_rgb_and_missing(tmp_path):
     gray = np.zeros((48, 48), np.uint8)
     gray1 = np.full((48, 48, 1), 128, np.uint8)
