@@ -118,9 +118,12 @@ def test_predict_proba_of_nothing():
 def test_comparison_row_is_key_scores_threshold_and_extras():
     row = evaluation.comparison_row(Y, P, ("happy", "sad"), 0.35, params=1234, latency_ms=2.5)
     assert list(row) == evaluation.key_columns() + ["threshold", "params", "latency_ms"]
-    full = evaluation.scores(Y, P, 0.35)
-    assert all(row[k] == full[k] for k in evaluation.key_columns())
-    assert row["accuracy"] == pytest.approx(4 / 5) and row["threshold"] == 0.35
+    # threshold 0.35 predicts [0, 1, 0, 1, 1]: called happy 0, 2 (both right); called sad 1, 3, 4
+    expected = {"accuracy": 4 / 5, "balanced_accuracy": (2 / 3 + 1) / 2,
+                "happy_f1": 2 * 1 * (2 / 3) / (1 + 2 / 3), "sad_precision": 2 / 3, "sad_recall": 1.0,
+                "sad_f1": 2 * (2 / 3) * 1 / (2 / 3 + 1), "roc_auc": 5 / 6}
+    assert {k: row[k] for k in evaluation.key_columns()} == pytest.approx(expected)
+    assert row["threshold"] == 0.35
     assert row["params"] == 1234 and row["latency_ms"] == 2.5
     cats = evaluation.comparison_row(Y, P, ("cat", "dog"))
     assert "dog_recall" in cats and "sad_recall" not in cats and cats["cat_f1"] == pytest.approx(2 / 3)
