@@ -2,8 +2,7 @@
 also writes it (PNG). One colour-blind-safe palette (seaborn "colorblind"); line styles
 tell train from validation, so nothing depends on colour alone. At most 12 inches wide.
 
-* training and evaluation: :func:`learning_curves`, :func:`confusion_matrix`,
-  :func:`roc_pr_curves`, :func:`threshold_curve`;
+* training and evaluation: :func:`learning_curves`, :func:`confusion_matrix`, :func:`roc_pr_curves`;
 * images: :func:`image_grid`, :func:`draw_predictions` (face boxes and "sad 0.83");
   lesson 06's :func:`heatmap_overlay` and :func:`channel_pictures` (pictures for ``image_grid``);
 * lesson 01's cleaning report: :func:`reasons_bar`, :func:`rejected_grid`,
@@ -142,40 +141,6 @@ def roc_pr_curves(results: dict, class_names=("happy", "sad"), save=None):
         ax.set_ylim(0, 1.02)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8, loc="lower right" if ax is roc_ax else "lower left")
-    return _finish(fig, save)
-
-
-def threshold_curve(y, p, threshold: float | None = None, class_names=("happy", "sad"),
-                    thresholds=None, save=None):
-    """Precision and recall of class 1 (and balanced accuracy) against the threshold.
-
-    Moving the threshold trades one for the other: a low threshold calls more faces
-    sad (recall up, precision down). ``threshold`` (the chosen one) is marked.
-    Numbers come from ``helpers.evaluation.threshold_table``: the one implementation.
-    """
-    import matplotlib.pyplot as plt
-    from .evaluation import threshold_table
-
-    positive = class_names[1]
-    grid = np.round(np.linspace(0.02, 0.98, 49), 2) if thresholds is None else thresholds
-    table = threshold_table(y, p, thresholds=grid, class_names=class_names)
-    fig, ax = plt.subplots(figsize=(6.5, 4))
-    palette = colors(3)
-    ax.plot(table["threshold"], table[f"{positive}_precision"], color=palette[0], ls="-",
-            label=f"{positive} precision")
-    ax.plot(table["threshold"], table[f"{positive}_recall"], color=palette[1], ls="--",
-            label=f"{positive} recall")
-    ax.plot(table["threshold"], table["balanced_accuracy"], color=palette[2], ls="-.",
-            label="balanced accuracy")
-    if threshold is not None:
-        ax.axvline(threshold, color="0.2", ls=":", label=f"chosen threshold {threshold:.2f}")
-    ax.set_xlim(0, 1)
-    ax.set_ylim(0, 1.02)
-    ax.set_xlabel(f"threshold on P({positive})")
-    ax.set_ylabel("score")
-    ax.set_title(f"Precision and recall of '{positive}' vs threshold")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
     return _finish(fig, save)
 
 

@@ -1,4 +1,4 @@
-"""helpers.evaluation: metrics against hand-computed values, threshold choice, tables,
+"""helpers.evaluation: metrics and the threshold choice against hand-computed values, tables,
 batched prediction, and the error-analysis helpers (confident mistakes, FER+ crowd votes)."""
 from __future__ import annotations
 
@@ -47,41 +47,29 @@ def test_scores_with_one_class_has_no_auc():
 def test_choose_threshold_picks_the_separating_threshold():
     y = np.array([0, 0, 0, 0, 1, 1, 1, 1])
     p = np.array([0.10, 0.20, 0.30, 0.35, 0.40, 0.45, 0.80, 0.90])
-    t = evaluation.choose_threshold(y, p)
-    assert t == pytest.approx(0.40)                    # only p >= 0.40 separates them perfectly
-    assert evaluation.scores(y, p, t)["balanced_accuracy"] == 1.0
-    assert evaluation.scores(y, p, 0.5)["balanced_accuracy"] < 1.0
+    assert evaluation.choose_threshold(y, p) == 0.40        # only p >= 0.40 separates them
+    assert evaluation.choose_threshold(y[::-1], p[::-1]) == 0.40      # order does not matter
 
 
-def test_choose_threshold_prefers_the_value_nearest_one_half_on_ties():
-    y = np.array([0, 0, 1, 1])
-    p = np.array([0.1, 0.2, 0.7, 0.8])                 # 0.7 and 0.8 ... any t in (0.2, 0.7] works
-    assert evaluation.choose_threshold(y, p) == pytest.approx(0.7)
+def test_choose_threshold_maximises_balanced_accuracy_by_hand():
+    # Y, P: t=0.7 gives (1/2 + 1) / 2 = 0.75; t=0.6 (1/2 + 2/3) / 2; t=0.4 (1 + 2/3) / 2 = 5/6,
+    # the best; t=0.2 (1 + 1/3) / 2; t=0.1 (1 + 0) / 2.
+    assert evaluation.choose_threshold(Y, P) == 0.4
+    assert evaluation.scores(Y, P, 0.4)["balanced_accuracy"] == pytest.approx(5 / 6)
 
 
-def test_choose_threshold_other_criteria_and_class_names():
-    y = np.array([0, 0, 0, 0, 1, 1, 1, 1])
-    p = np.array([0.10, 0.20, 0.30, 0.35, 0.40, 0.45, 0.80, 0.90])
-    assert evaluation.choose_threshold(y, p, "dog_f1", ("cat", "dog")) == pytest.approx(0.40)
-    with pytest.raises(KeyError):
-        evaluation.choose_threshold(y, p, "sad_f1", ("cat", "dog"))
+def test_choose_threshold_on_ties_takes_the_highest():
+    # t=0.8: (1/2 + 1) / 2 = 0.75, and t=0.4: (1 + 1/2) / 2 = 0.75; t=0.6 and t=0.2 give 0.5.
+    assert evaluation.choose_threshold([0, 1, 0, 1], [0.2, 0.4, 0.6, 0.8]) == 0.8
 
 
-def test_choose_threshold_without_candidates_is_one_half():
-    assert evaluation.choose_threshold([0, 1], [0.0, 1.0]) == 0.5
-
-
-def test_threshold_table_sad_recall_falls_as_threshold_rises():
-    rng = np.random.default_rng(0)
-    y = rng.integers(0, 2, 300)
-    p = np.clip(0.35 * y + rng.uniform(0, 0.65, 300), 0, 1)
-    thresholds = np.linspace(0.05, 0.95, 19)
-    table = evaluation.threshold_table(y, p, thresholds)
-    assert list(table.columns) == ["threshold", "accuracy", "balanced_accuracy", "sad_precision",
-                                   "sad_recall"]
-    assert np.all(np.diff(table["sad_recall"]) <= 0)
-    assert table["sad_recall"].iloc[0] == 1.0
-    assert table["sad_precision"].iloc[-1] >= table["sad_precision"].iloc[0]
+def test_choose_threshold_tries_every_distinct_probability():
+    # The old version rounded to 3 decimals and skipped p > 0.98: it returned 0.4 and 0.1 here.
+    assert evaluation.choose_threshold([0, 1], [0.4001, 0.4004]) == 0.4004
+    assert evaluation.choose_threshold([0, 0, 1], [0.1, 0.985, 0.99]) == 0.99
+    p32 = np.array([0.31, 0.62], np.float32)              # a model's float32 output
+    t = evaluation.choose_threshold([0, 1], p32)
+    assert (p32 >= t).tolist() == [False, True]           # the sad face itself is called sad
 
 
 class _CountingModel:

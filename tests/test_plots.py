@@ -94,18 +94,6 @@ def test_roc_pr_curves(yp, tmp_path):
     assert (tmp_path / "r.png").exists()
 
 
-def test_threshold_curve_marks_the_chosen_threshold(yp):
-    y, p = yp
-    fig = plots.threshold_curve(y, p, threshold=0.42)
-    ax = fig.axes[0]
-    assert ax.get_title() == "Precision and recall of 'sad' vs threshold"
-    assert ax.get_xlabel() == "threshold on P(sad)"
-    labels = [t.get_text() for t in ax.get_legend().get_texts()]
-    assert labels == ["sad precision", "sad recall", "balanced accuracy", "chosen threshold 0.42"]
-    recall = ax.lines[1].get_ydata()
-    assert np.all(np.diff(recall) <= 1e-12)            # recall of sad falls as the threshold rises
-
-
 def test_heatmap_overlay_colours_by_heat():
     image = np.full((10, 12, 1), 100, np.uint8)
     heat = np.zeros((10, 12))
