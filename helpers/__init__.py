@@ -1,6 +1,6 @@
 """helpers: the shared, tested library behind the Happy or Sad? notebook series.
 
-Import the sub-modules you need, e.g. ``from helpers import data, models``.
+Import the sub-modules you need, e.g. ``from helpers import data, model_files``.
 Importing ``helpers`` itself is cheap: TensorFlow loads only when a module needs it.
 """
 import os as _os

@@ -173,17 +173,17 @@ def crop_face(image: np.ndarray, face, frame: float | None = None) -> np.ndarray
     return crop.reshape(side, side, *image.shape[2:])
 
 
-def face_crops(image: np.ndarray, mode: str = "largest", detector: str = DETECTOR,
+def face_crops(image: np.ndarray, faces: str = "largest", detector: str = DETECTOR,
                frame: float | None = None, **detect_kwargs) -> list[tuple[Face, np.ndarray]]:
     """``(face, crop)`` pairs of one photo, largest face first; ``[]`` when none is found.
 
-    ``mode``: "largest" (the biggest face only), "all" (every face) or "off" (no
+    ``faces``: "largest" (the biggest face only), "all" (every face) or "off" (no
     detection: the whole image is the face, for ready-made crops like FER-2013).
     """
-    if mode not in FACE_MODES:
-        raise ValueError(f"faces must be one of {', '.join(FACE_MODES)}, not {mode!r}.")
+    if faces not in FACE_MODES:
+        raise ValueError(f"faces must be one of {', '.join(FACE_MODES)}, not {faces!r}.")
     image = np.asarray(image)
-    if mode == "off":
+    if faces == "off":
         return [(Face((0, 0, image.shape[1], image.shape[0]), None, "off"), image)]
     found = detect_faces(image, detector, **detect_kwargs)
-    return [(face, crop_face(image, face, frame)) for face in found[:1 if mode == "largest" else None]]
+    return [(face, crop_face(image, face, frame)) for face in found[:1 if faces == "largest" else None]]

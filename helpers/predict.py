@@ -24,7 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
-from . import config, data, faces, models
+from . import config, data, model_files
+from . import faces as face_module     # `faces` is the setting: which faces to answer for
 
 DEFAULT_THRESHOLD = 0.5
 
@@ -44,8 +45,8 @@ class _Predictor:
     """What both predictors share: the facts saved beside the model file."""
 
     def _read_facts(self, path: Path | None) -> None:
-        facts = models.read_facts(path) if path else {}
-        source = models.read_facts(path.parent / facts["source"]) if facts.get("source") else {}
+        facts = model_files.read_facts(path) if path else {}
+        source = model_files.read_facts(path.parent / facts["source"]) if facts.get("source") else {}
         if "flip_average" not in facts and source.get("threshold") == facts.get("threshold"):
             facts["flip_average"] = source.get("flip_average")   # a .tflite from before lesson 07 copied it
         self.class_names = tuple(facts["class_names"]) if facts.get("class_names") else None
@@ -150,19 +151,19 @@ def load_predictor(model):
         return KerasPredictor(model)                       # an in-memory Keras model
     path = Path(model)
     if path.suffix == ".keras":
-        return KerasPredictor(models.load_model(path), path)
+        return KerasPredictor(model_files.load_model(path), path)
     if path.suffix == ".tflite":
         return TFLitePredictor(config.require(path, "07_efficiency_and_deployment",
                                               f"The model {path.name}"))
     raise ValueError(f"{path}: expected a .keras or .tflite model file")
 
 
-def predict_faces(model, rgb_image, faces_mode: str = "largest", class_names=None,
-                  threshold: float | None = None, detector: str = faces.DETECTOR,
+def predict_faces(model, rgb_image, faces: str = "largest", class_names=None,
+                  threshold: float | None = None, detector: str = face_module.DETECTOR,
                   whole_image: bool = True) -> list[dict]:
     """The faces in one uint8 photo with the model's verdict, largest face first.
 
-    ``faces_mode``: ``"largest"`` (one face), ``"all"``, or ``"off"`` (the whole image is
+    ``faces``: ``"largest"`` (one face), ``"all"``, or ``"off"`` (the whole image is
     the face, for ready-made crops like FER-2013). When no face is found, the whole image
     is classified instead (``"face": "whole image"``), unless ``whole_image=False``: then
     the answer is ``[]``. The label is ``class_names[int(p >= threshold)]``; ``threshold``
@@ -175,9 +176,9 @@ def predict_faces(model, rgb_image, faces_mode: str = "largest", class_names=Non
     if image.dtype != np.uint8:
         raise TypeError(f"expected a uint8 image (0-255), got {image.dtype}")
     image = image[..., None] if image.ndim == 2 else image
-    found = faces.face_crops(image, faces_mode, detector)
+    found = face_module.face_crops(image, faces, detector)
     if not found and whole_image:
-        found = faces.face_crops(image, "off")
+        found = face_module.face_crops(image, "off")
     if not found:
         return []
     boxes, crops = zip(*found)
@@ -201,12 +202,12 @@ def predict_file(model, path, **kwargs) -> list[dict]:
 
 
 def photos_with_faces(files, n: int = 2, max_faces: int | None = None,
-                      detector: str = faces.DETECTOR) -> list[Path]:
+                      detector: str = face_module.DETECTOR) -> list[Path]:
     """The first ``n`` readable images among ``files`` with 1 to ``max_faces`` faces found."""
     picked = []
     for path in files:
         try:
-            found = faces.detect_faces(data.read_image(path), detector)
+            found = face_module.detect_faces(data.read_image(path), detector)
         except data.Rejected:             # unreadable: not a photo to show (a detector error still says so)
             continue
         if found and (max_faces is None or len(found) <= max_faces):
@@ -233,9 +234,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threshold", type=float, default=None,
                         help="decision threshold on P(class 1) (default: the one notebook 04 "
                              f"saved beside the model, else {DEFAULT_THRESHOLD})")
-    parser.add_argument("--faces", choices=faces.FACE_MODES, default="largest",
+    parser.add_argument("--faces", choices=face_module.FACE_MODES, default="largest",
                         help="largest face (default), all faces, or off: the whole image is the face")
-    parser.add_argument("--detector", choices=faces.DETECTORS, default=faces.DETECTOR,
+    parser.add_argument("--detector", choices=face_module.DETECTORS, default=face_module.DETECTOR,
                         help="face detector: mtcnn (default; finds more faces) or haar (faster)")
     parser.add_argument("--strict", action="store_true",
                         help="answer only for detected faces (default: when no face is found, "
@@ -264,7 +265,7 @@ def main(argv: list[str] | None = None) -> int:
             problem = None if found else "no face found"
         except data.Rejected as rejected:        # the decoder's words: "not an image", ...
             problem = rejected.reason
-        except faces.DetectorMissingError as err:
+        except face_module.DetectorMissingError as err:
             print(f"error: {err}", file=sys.stderr)
             return 2
         if problem:

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from sklearn.metrics import balanced_accuracy_score, roc_auc_score
 
-from helpers import baseline, config, data, models
+from helpers import baseline, config, data, model_files
 from tools import bench
 
 
@@ -69,14 +69,14 @@ def project(fer_tree, tmp_path, monkeypatch):
                                  (config.OUR_MODEL, (48, 48, 1), 90.0)):
         model = _known_network(shape)
         model.save(tmp_path / "models" / file)
-        models.write_facts(tmp_path / "models" / file, name=file.split(".")[0], class_names=names,
+        model_files.write_facts(tmp_path / "models" / file, name=file.split(".")[0], class_names=names,
                            train_seconds=seconds, epochs_run=7, best_epoch=5)
     x_train, y_train = data.load_xy(split, "train")
     pipe = make_pipeline(FunctionTransformer(baseline.hog_features), StandardScaler(), LogisticRegression(max_iter=200))
     baseline.save_pipeline(pipe.fit(x_train, y_train), tmp_path / "models" / bench.BASELINE[1])
     monkeypatch.setattr(bench, "_test_pipeline", pipe, raising=False)     # the fitted one, for the expected scores
-    _to_tflite(models.load_model(tmp_path / "models" / config.OUR_MODEL), tmp_path / "models" / "happy_sad_float32.tflite")
-    models.write_facts(tmp_path / "models" / "happy_sad_float32.tflite", class_names=names)
+    _to_tflite(model_files.load_model(tmp_path / "models" / config.OUR_MODEL), tmp_path / "models" / "happy_sad_float32.tflite")
+    model_files.write_facts(tmp_path / "models" / "happy_sad_float32.tflite", class_names=names)
     return tmp_path
 
 

@@ -12,7 +12,7 @@ import keras
 import nbformat
 import pandas as pd
 
-from helpers import config, models
+from helpers import config, model_files
 
 LESSON_03 = Path(__file__).resolve().parents[1] / "notebooks" / "03_train.ipynb"
 STALE = {"threshold": 0.441, "flip_average": True,                 # what lesson 04 writes
@@ -25,10 +25,10 @@ def lesson_03_code() -> list[str]:
 
 def test_write_facts_fresh_drops_every_older_fact(tmp_path):
     path = tmp_path / "happy_sad.keras"
-    models.write_facts(path, class_names=["happy", "sad"], epochs_run=40, **STALE)
-    assert models.write_facts(path, threshold=0.3)["epochs_run"] == 40          # a plain write merges
-    assert models.write_facts(path, fresh=True, epochs_run=3) == {"epochs_run": 3}
-    assert models.read_facts(path) == {"epochs_run": 3}
+    model_files.write_facts(path, class_names=["happy", "sad"], epochs_run=40, **STALE)
+    assert model_files.write_facts(path, threshold=0.3)["epochs_run"] == 40          # a plain write merges
+    assert model_files.write_facts(path, fresh=True, epochs_run=3) == {"epochs_run": 3}
+    assert model_files.read_facts(path) == {"epochs_run": 3}
 
 
 def test_lesson_03_retrain_clears_the_stale_threshold(tmp_path, monkeypatch):
@@ -37,13 +37,13 @@ def test_lesson_03_retrain_clears_the_stale_threshold(tmp_path, monkeypatch):
     path = config.models_dir() / config.OUR_MODEL
     keras.Sequential([keras.Input((48, 48, 1)), keras.layers.GlobalAveragePooling2D(),
                       keras.layers.Dense(1, activation="sigmoid")]).save(path)   # the checkpoint fit left
-    models.write_facts(path, class_names=["happy", "sad"], epochs_run=40, **STALE)  # the previous model's
-    lesson = {"config": config, "models": models, "pd": pd, "class_names": ["happy", "sad"],
+    model_files.write_facts(path, class_names=["happy", "sad"], epochs_run=40, **STALE)  # the previous model's
+    lesson = {"config": config, "model_files": model_files, "pd": pd, "class_names": ["happy", "sad"],
               "train_rows": pd.DataFrame(index=range(10)), "val_rows": pd.DataFrame(index=range(4))}
     exec(next(code for code in lesson_03_code() if "def keep_best(" in code), lesson)
     fit = types.SimpleNamespace(history={"loss": [0.7, 0.6], "val_loss": [0.69, 0.65]})
     lesson["keep_best"]("happy_sad", fit, 12.3, (48, 48, 1))
-    facts = models.read_facts(path)
+    facts = model_files.read_facts(path)
     assert not set(STALE) & set(facts), facts
     assert facts["epochs_run"] == 2 and facts["best_epoch"] == 2 and facts["input_shape"] == [48, 48, 1]
     assert facts["class_names"] == ["happy", "sad"] and facts["train_images"] == 10

@@ -15,7 +15,7 @@ import tensorflow as tf
 from PIL import Image
 
 from conftest import face
-from helpers import config, data, models, plots
+from helpers import config, data, model_files, plots
 
 matplotlib.use("Agg")
 LESSON_03 = Path(__file__).resolve().parents[1] / "notebooks" / "03_train.ipynb"
@@ -46,7 +46,7 @@ def test_lesson_03_trains_under_mirrored_strategy(tmp_path, monkeypatch):
     rng = np.random.default_rng(0)
     (tmp_path / "faces").mkdir()
     lesson = {"np": np, "pd": pd, "tf": tf, "keras": keras, "plt": matplotlib.pyplot, "time": __import__("time"),
-              "config": config, "data": data, "models": models, "plots": plots, "class_names": ["happy", "sad"],
+              "config": config, "data": data, "model_files": model_files, "plots": plots, "class_names": ["happy", "sad"],
               "train_rows": tiny_rows(tmp_path / "faces", "train", 8, rng),
               "val_rows": tiny_rows(tmp_path / "faces", "val", 4, rng),
               "histories": {}, "BATCH_SIZE": config.BATCH_SIZE}
@@ -62,7 +62,7 @@ def test_lesson_03_trains_under_mirrored_strategy(tmp_path, monkeypatch):
         assert type(model.optimizer.iterations.value).__name__ == "MirroredVariable"
     saved = config.models_dir() / config.OUR_MODEL
     assert saved.is_relative_to(tmp_path) and saved.exists()
-    facts = models.read_facts(saved)                      # written by the lesson's own keep_best
+    facts = model_files.read_facts(saved)                      # written by the lesson's own keep_best
     assert facts["epochs_run"] == len(lesson["histories"]["happy_sad"]) >= 1
     assert facts["class_names"] == ["happy", "sad"] and facts["train_images"] == 16
     assert list(lesson["comparison"].index) == ["plain", "recipe"]

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from helpers import config, data, models, predict
+from helpers import config, data, model_files, predict
 
 WEB = config.data_dir() / "web"
 needs_web = pytest.mark.skipif(not (WEB / "happy").is_dir(),
@@ -103,7 +103,7 @@ def test_predict_uses_the_saved_threshold(constant_model):
     [face] = predict.predict_faces(constant_model, _uniform(100), "off", ("happy", "sad"))
     assert face["p_class1"] == pytest.approx(0.6, abs=1e-5)
     assert face["label"] == "sad" and face["threshold"] == 0.5          # no facts: 0.5
-    models.write_facts(constant_model, threshold=0.99, class_names=["happy", "sad"])
+    model_files.write_facts(constant_model, threshold=0.99, class_names=["happy", "sad"])
     predictor = predict.load_predictor(constant_model)
     assert (predictor.threshold, predictor.threshold_source) == (0.99, "saved")
     assert predictor.class_names == ("happy", "sad")
@@ -127,7 +127,7 @@ def test_cli_reports_the_threshold_it_used(constant_model, tmp_path, capsys):
     captured = capsys.readouterr()
     assert "default 0.5" in captured.out and "no threshold saved" in captured.err
 
-    models.write_facts(constant_model, threshold=0.99, class_names=["happy", "sad"])
+    model_files.write_facts(constant_model, threshold=0.99, class_names=["happy", "sad"])
     assert predict.main(args + ["--json"]) == 0
     captured = capsys.readouterr()
     [record] = json.loads(captured.out)
@@ -218,13 +218,13 @@ def test_red_reaches_the_model_as_red(red_model, tmp_path):
     x = np.asarray(data.to_model_input(red, (8, 8, 3)))
     assert x.shape == (1, 8, 8, 3) and (x[..., 0] == 255).all() and (x[..., 2] == 0).all()
     # a red PNG read from disk and predicted: the red-reading model sees red
-    [face] = predict.predict_file(red_model, _png(tmp_path / "red.png", red), faces_mode="off")
+    [face] = predict.predict_file(red_model, _png(tmp_path / "red.png", red), faces="off")
     assert face["p_class1"] > 0.99
-    [face] = predict.predict_file(red_model, _png(tmp_path / "blue.png", blue), faces_mode="off")
+    [face] = predict.predict_file(red_model, _png(tmp_path / "blue.png", blue), faces="off")
     assert face["p_class1"] < 0.01
     # a JPEG too (Pillow decodes RGB; cv2.imread would hand over BGR and flip the answer)
     Image.fromarray(red).save(tmp_path / "red.jpg", quality=95)
-    [face] = predict.predict_file(red_model, tmp_path / "red.jpg", faces_mode="off")
+    [face] = predict.predict_file(red_model, tmp_path / "red.jpg", faces="off")
     assert face["p_class1"] > 0.99
 
 
@@ -345,7 +345,7 @@ def _web_photo_with_face() -> Path | None:
 def test_real_web_photo_gets_a_box(bright_model, capsys):
     photo = _web_photo_with_face()
     assert photo is not None, "no face found in the first 30 happy web photos"
-    faces = predict.predict_file(bright_model, photo, faces_mode="all")
+    faces = predict.predict_file(bright_model, photo, faces="all")
     assert len(faces) >= 1
     x, y, w, h = faces[0]["box"]
     height, width = data.read_image(photo).shape[:2]

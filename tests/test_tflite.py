@@ -20,7 +20,7 @@ import tensorflow as tf
 from keras import layers
 from PIL import Image
 
-from helpers import config, data, models, predict
+from helpers import config, data, model_files, predict
 
 NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "07_efficiency_and_deployment.ipynb"
 MODES = ("float32", "dynamic", "int8")
@@ -96,7 +96,7 @@ def lesson_convert(model, train_images):
 
 def _lesson07_facts(path, **rule):
     """The facts lesson 07 writes beside a .tflite file: copied from its source, small.keras."""
-    models.write_facts(path, fresh=True, class_names=NAMES, threshold=THRESHOLD, source="small.keras", **rule)
+    model_files.write_facts(path, fresh=True, class_names=NAMES, threshold=THRESHOLD, source="small.keras", **rule)
 
 
 @pytest.fixture(scope="module")
@@ -105,7 +105,7 @@ def exported(trained, tmp_path_factory):
     write them: the tflite facts name their source (no mirror choice yet: set per test)."""
     folder = tmp_path_factory.mktemp("tflite")
     trained.save(folder / "small.keras")
-    models.write_facts(folder / "small.keras", class_names=NAMES, threshold=THRESHOLD)
+    model_files.write_facts(folder / "small.keras", class_names=NAMES, threshold=THRESHOLD)
     convert = lesson_convert(trained, _images(100, 3))      # the representative set: "training" images
     paths = {}
     for mode in MODES:
@@ -216,9 +216,9 @@ def test_cli_predict_with_tflite(exported, test_images, tmp_path, capsys, mode):
 def mirror_chosen(exported):
     """Lesson 04 chose mirror averaging for small.keras (flip_average in its facts)."""
     keras_path, _ = exported
-    models.write_facts(keras_path, flip_average=True)
+    model_files.write_facts(keras_path, flip_average=True)
     yield keras_path
-    models.write_facts(keras_path, flip_average=False)
+    model_files.write_facts(keras_path, flip_average=False)
 
 
 def test_tflite_decides_as_the_keras_model_does(exported, mirror_chosen, test_images, tmp_path, capsys):
@@ -243,7 +243,7 @@ def test_tflite_decides_as_the_keras_model_does(exported, mirror_chosen, test_im
         assert lite_record["p_dogs"] == pytest.approx(keras_record["p_dogs"], abs=1e-4)
         assert lite_record["label"] == keras_record["label"]
     # A threshold the source model no longer has (lesson 04 ran again since): not the same rule.
-    models.write_facts(paths["float32"], fresh=True, threshold=0.7, source="small.keras")
+    model_files.write_facts(paths["float32"], fresh=True, threshold=0.7, source="small.keras")
     assert not predict.load_predictor(paths["float32"]).flip
     _lesson07_facts(paths["float32"])
 

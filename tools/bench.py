@@ -39,7 +39,7 @@ COLUMNS = ["kind", "input", "params", "macs", "saved_mb", "train_minutes", "epoc
 
 def missing_steps() -> list[str]:
     """The numbers of the notebooks that make what the benchmark needs and is not there."""
-    from helpers import data, models
+    from helpers import data, model_files
     folder = config.models_dir()
     steps = []
     if not (config.prepared_dir() / data.SPLIT_FILE).exists():
@@ -49,7 +49,7 @@ def missing_steps() -> list[str]:
     if not (folder / BASELINE[1]).exists():
         steps.append("05")
     if not all((folder / file).exists() for file in TFLITE):
-        if "03" in steps or "threshold" not in models.read_facts(folder / config.OUR_MODEL):
+        if "03" in steps or "threshold" not in model_files.read_facts(folder / config.OUR_MODEL):
             steps.append("04")                    # lesson 07 exports with lesson 04's threshold
         steps.append("07")
     return sorted(steps)
@@ -57,7 +57,7 @@ def missing_steps() -> list[str]:
 
 def measure(repeats: int = 30) -> pd.DataFrame:
     """One row per model file found: kind, size, training facts, test scores, speed."""
-    from helpers import baseline, data, efficiency, evaluation, models, predict
+    from helpers import baseline, data, efficiency, evaluation, model_files, predict
     split = data.load_split()
     names = data.split_class_names(split)
     x_test, y_test = data.load_xy(split, "test")
@@ -75,7 +75,7 @@ def measure(repeats: int = 30) -> pd.DataFrame:
         if not (folder / file).exists():
             continue
         predictor = predict.load_predictor(folder / file)
-        model, facts = predictor.model, models.read_facts(folder / file)
+        model, facts = predictor.model, model_files.read_facts(folder / file)
         fitted = np.asarray(data.to_model_input(sample, predictor.input_shape))
         seconds = facts.get("train_seconds")
         predictor.flip = True                  # the predictor's own mirror averaging ...

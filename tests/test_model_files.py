@@ -1,4 +1,4 @@
-"""helpers.models: safe loading, the facts beside a model, the layer table.
+"""helpers.model_files: safe loading, the facts beside a model, the layer table.
 
 The networks themselves are lesson 02's code (tested by nbval and the notebook's
 asserts); here small models are built only to exercise the helpers: what loads,
@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from keras import layers
 
-from helpers import config, models
+from helpers import config, model_files
 
 
 def tiny_model(name="tiny"):
@@ -27,7 +27,7 @@ def test_load_model_round_trips_in_safe_mode(tmp_path):
     path = tmp_path / "tiny.keras"
     model.save(path)
     x = np.random.default_rng(0).integers(0, 256, (3, 8, 8, 1)).astype("float32")
-    loaded = models.load_model(path)
+    loaded = model_files.load_model(path)
     assert np.allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-6)
 
 
@@ -40,7 +40,7 @@ def test_load_model_refuses_code_in_the_file(tmp_path):
     model.save(path)
     ran.unlink(missing_ok=True)
     with pytest.raises(ValueError, match="(?i)safe"):
-        models.load_model(path)
+        model_files.load_model(path)
     assert not ran.exists()
 
 
@@ -53,16 +53,16 @@ def test_load_model_refuses_anything_but_a_keras_file(tmp_path, name):
     else:
         path.mkdir() if name == "tiny" else path.write_bytes(b"TFL3")
     with pytest.raises(ValueError) as error:
-        models.load_model(path)
+        model_files.load_model(path)
     assert str(error.value) == (f"{path}: only .keras files load here (Keras safe mode): "
                                 "use the .keras file lesson 03 saves.")
 
 
 def test_load_model_names_the_notebook_to_run(tmp_path):
     with pytest.raises(config.MissingStepError, match="03_train"):
-        models.load_model(tmp_path / "missing.keras")
+        model_files.load_model(tmp_path / "missing.keras")
     with pytest.raises(config.MissingStepError, match="02_build_the_network"):
-        models.load_model(tmp_path / "missing.keras", notebook="02_build_the_network")
+        model_files.load_model(tmp_path / "missing.keras", notebook="02_build_the_network")
 
 
 def test_load_model_says_when_a_file_is_not_a_keras_model(tmp_path):
@@ -73,33 +73,33 @@ def test_load_model_says_when_a_file_is_not_a_keras_model(tmp_path):
         archive.writestr("notes.txt", "hello")
     for path in (junk, foreign):
         with pytest.raises(ValueError) as error:
-            models.load_model(path)
+            model_files.load_model(path)
         assert str(error.value) == (f"{path} is not a .keras model file (a zip archive Keras "
                                     "writes): run notebook 03_train again, or download it again.")
 
 
 def test_facts_merge_and_sit_beside_the_model(tmp_path):
     path = tmp_path / "net.keras"
-    assert models.read_facts(path) == {}
-    models.write_facts(path, class_names=["happy", "sad"], epochs_run=3)
-    facts = models.write_facts(path, threshold=0.42)
+    assert model_files.read_facts(path) == {}
+    model_files.write_facts(path, class_names=["happy", "sad"], epochs_run=3)
+    facts = model_files.write_facts(path, threshold=0.42)
     assert facts == {"class_names": ["happy", "sad"], "epochs_run": 3, "threshold": 0.42}
     assert json.loads((tmp_path / "net.json").read_text()) == facts
-    assert models.read_facts(tmp_path / "net.tflite") == facts   # a TFLite file shares the facts
+    assert model_files.read_facts(tmp_path / "net.tflite") == facts   # a TFLite file shares the facts
 
 
 def test_fresh_facts_drop_an_older_models_threshold_and_mirror_choice(tmp_path):
     # Lesson 03 retrains: lesson 04's threshold and flip_average belong to the old model.
     path = tmp_path / "net.keras"
-    models.write_facts(path, class_names=["happy", "sad"], epochs_run=3, threshold=0.42, flip_average=True)
-    facts = models.write_facts(path, fresh=True, class_names=["happy", "sad"], epochs_run=9)
-    assert facts == models.read_facts(path) == {"class_names": ["happy", "sad"], "epochs_run": 9}
-    assert models.write_facts(path, threshold=0.37)["epochs_run"] == 9     # later updates still merge
+    model_files.write_facts(path, class_names=["happy", "sad"], epochs_run=3, threshold=0.42, flip_average=True)
+    facts = model_files.write_facts(path, fresh=True, class_names=["happy", "sad"], epochs_run=9)
+    assert facts == model_files.read_facts(path) == {"class_names": ["happy", "sad"], "epochs_run": 9}
+    assert model_files.write_facts(path, threshold=0.37)["epochs_run"] == 9     # later updates still merge
 
 
 def test_layer_table_counts_every_parameter():
     model = tiny_model()
-    table = models.layer_table(model)
+    table = model_files.layer_table(model)
     assert table["parameters"].sum() == model.count_params() == 3 * 3 * 2 + 2 + 2 + 1
     assert table["share"].sum() == pytest.approx(1.0)
     assert table.loc[model.layers[1].name, "output shape"] == (6, 6, 2)

@@ -1,4 +1,4 @@
-"""Saved models: safe loading, the facts saved beside them, a layer table. No architecture lives here.
+"""Saved model files: safe loading, the facts saved beside them, a layer table. No architecture lives here.
 
 Beside each trained ``name.keras`` (lesson 03) sits ``name.json``: what lesson 03 measured (class names,
 epochs, training time, ...) and, once lesson 04 has chosen it on validation, the decision ``threshold``.
