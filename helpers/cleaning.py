@@ -284,7 +284,7 @@ def clean(src, dst, faces: str = "all", min_size: int = 32, *, limit: int | None
         report.loc[report["source"] == source, "note"] = \
             f"near-duplicate of {', '.join(others[:3])}{more}: please look"
     groups = near_duplicate_groups(kept, near_bits)
-    report["group"] = report["source"].map(groups).fillna("")
+    report["group"] = report["source"].map(groups).astype(object).fillna("")   # "" for rejected files
 
     report = report.astype(dict.fromkeys(("width", "height", "faces"), "Int64"))
     report.to_csv(dst / REPORT_NAME, index=False)

@@ -159,7 +159,8 @@ def test_int8_has_integer_io_with_pixel_scale(exported):
 def test_augmentation_is_not_exported(trained, exported, test_images):
     _, paths = exported
     for mode, path in paths.items():
-        ops = [op["op_name"] for op in tf.lite.Interpreter(model_path=str(path))._get_ops_details()]
+        from ai_edge_litert.interpreter import Interpreter        # LiteRT; tf.lite.Interpreter is deprecated
+        ops = [op["op_name"] for op in Interpreter(model_path=str(path))._get_ops_details()]
         assert "CONV_2D" in ops and "LOGISTIC" in ops
         suspicious = [op for op in ops if any(word in op.upper() for word in
                                               ("RANDOM", "FLEX", "TRANSFORM", "CUSTOM", "MULTINOMIAL"))]

@@ -40,7 +40,8 @@ from helpers import config
 
 # What the index shows when it exists in the output folder: (file, caption).
 KEY_TABLES = [
-    ("metrics.csv", "Test scores of the networks at the chosen threshold (lesson 04)."),
+    ("metrics.csv", "Test scores of the networks at threshold 0.5, one view per face: the same rule for every "
+                    "model (lesson 04; its threshold and mirror choice for happy_sad are chosen after this table)."),
     ("baseline_comparison.csv", "The HOG + linear baseline beside the networks (lesson 05)."),
     ("tflite.csv", "happy_sad exported to TensorFlow Lite: size, speed and scores (lesson 07)."),
     ("benchmark.csv", "Every model measured side by side in one process (make bench)."),
