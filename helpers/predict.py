@@ -46,9 +46,6 @@ class _Predictor:
 
     def _read_facts(self, path: Path | None) -> None:
         facts = model_files.read_facts(path) if path else {}
-        source = model_files.read_facts(path.parent / facts["source"]) if facts.get("source") else {}
-        if "flip_average" not in facts and source.get("threshold") == facts.get("threshold"):
-            facts["flip_average"] = source.get("flip_average")   # a .tflite from before lesson 07 copied it
         self.class_names = tuple(facts["class_names"]) if facts.get("class_names") else None
         saved = facts.get("threshold")
         self.threshold = float(saved) if saved is not None else DEFAULT_THRESHOLD

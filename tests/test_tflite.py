@@ -234,19 +234,18 @@ def test_tflite_decides_as_the_keras_model_does(exported, mirror_chosen, test_im
     assert abs(plain[i] - mirrored[i]) > 100 * TOL["float32"], "the mirror image must answer differently"
     image = tmp_path / "face.png"
     Image.fromarray(test_images[i][..., 0]).save(image)
-    for rule in ({}, {"flip_average": True}):                # lesson 07 before, and after, it copied it
-        _lesson07_facts(paths["float32"], **rule)
-        predictor = predict.load_predictor(paths["float32"])
-        assert (predictor.threshold, predictor.flip) == (keras_predictor.threshold, keras_predictor.flip) == (
-            THRESHOLD, True)
-        keras_record, lite_record = _cli(image, mirror_chosen, capsys), _cli(image, paths["float32"], capsys)
-        assert lite_record["p_dogs"] == pytest.approx((plain[i] + mirrored[i]) / 2, abs=1e-4)
-        assert lite_record["p_dogs"] == pytest.approx(keras_record["p_dogs"], abs=1e-4)
-        assert lite_record["label"] == keras_record["label"]
-    # A threshold the source model no longer has (lesson 04 ran again since): not the same rule.
-    model_files.write_facts(paths["float32"], fresh=True, threshold=0.7, source="small.keras")
-    assert not predict.load_predictor(paths["float32"]).flip
+    _lesson07_facts(paths["float32"], flip_average=True)     # lesson 07 copies the whole rule
+    predictor = predict.load_predictor(paths["float32"])
+    assert (predictor.threshold, predictor.flip) == (keras_predictor.threshold, keras_predictor.flip) == (THRESHOLD, True)
+    keras_record, lite_record = _cli(image, mirror_chosen, capsys), _cli(image, paths["float32"], capsys)
+    assert lite_record["p_dogs"] == pytest.approx((plain[i] + mirrored[i]) / 2, abs=1e-4)
+    assert lite_record["p_dogs"] == pytest.approx(keras_record["p_dogs"], abs=1e-4)
+    assert lite_record["label"] == keras_record["label"]
+    # A .tflite's own facts are its rule: without flip_average it answers from the face alone,
+    # whatever its source model chose (nothing is borrowed from the .keras file's facts).
     _lesson07_facts(paths["float32"])
+    assert not predict.load_predictor(paths["float32"]).flip
+    assert _cli(image, paths["float32"], capsys)["p_dogs"] == pytest.approx(plain[i], abs=1e-4)
 
 
 def test_a_cut_tflite_file_is_named_in_one_line(exported, tmp_path, capsys):
