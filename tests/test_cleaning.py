@@ -1,6 +1,7 @@
 """helpers.cleaning: every bad file is built here, inside tmp_path, by the test itself."""
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import os
@@ -8,6 +9,7 @@ import stat
 import struct
 import subprocess
 import sys
+import traceback
 import zlib
 from pathlib import Path
 
@@ -89,11 +91,29 @@ def snapshot(folder: Path) -> dict:
     return snap
 
 
-def cli(*args) -> subprocess.CompletedProcess:
+def cli_process(*args) -> subprocess.CompletedProcess:
+    """``python -m helpers clean ARGS --no-progress`` in a new Python, as a user runs it."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     return subprocess.run([sys.executable, "-m", "helpers", "clean", *map(str, args),
                            "--no-progress"], capture_output=True, text=True, env=env,
                           cwd=ROOT, timeout=120)
+
+
+def cli(*args) -> subprocess.CompletedProcess:
+    """The same command through the same entry point (``helpers.__main__.main``), in this process
+    (a new Python costs about a second): its exit code, stdout and stderr as :func:`cli_process`
+    gives them; an uncaught exception is exit code 1 with its traceback on stderr, as in a process."""
+    from helpers.__main__ import main
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            code = main(["clean", *map(str, args), "--no-progress"])
+        except SystemExit as exit_:                           # argparse's usage errors
+            code = exit_.code if isinstance(exit_.code, int) else 1
+        except Exception:  # noqa: BLE001 - shown as a process would show it
+            traceback.print_exc()
+            code = 1
+    return subprocess.CompletedProcess(args, code, out.getvalue(), err.getvalue())
 
 
 # ------------------------------------------------------------------ rejections
@@ -403,7 +423,7 @@ def test_refuses_to_overwrite_a_folder_it_did_not_make(tmp_path):
 # ------------------------------------------------------------------ the command line
 def test_cli_cleans_and_exits_zero(tmp_path):
     src = make_src(tmp_path, n=2)
-    done = cli(src, tmp_path / "dst", "--faces", "off")
+    done = cli_process(src, tmp_path / "dst", "--faces", "off")
     assert done.returncode == 0, done.stderr
     assert "kept" in done.stdout and "Files per check" in done.stdout
     assert (tmp_path / "dst" / cleaning.REPORT_NAME).is_file()
@@ -455,7 +475,7 @@ def test_cli_destination_that_is_a_file(tmp_path):
     src = make_src(tmp_path, n=1)
     mine = tmp_path / "some_file"
     mine.write_text("mine")
-    line = one_error_line(cli(src, mine, "--faces", "off"))
+    line = one_error_line(cli_process(src, mine, "--faces", "off"))      # in a real process too
     assert f"The destination {mine.resolve()} is a file, not a folder" in line
     assert "give a new or empty folder" in line
     line = one_error_line(cli(src, mine / "sub", "--faces", "off"))
