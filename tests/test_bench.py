@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 from sklearn.metrics import balanced_accuracy_score, roc_auc_score
 
+from conftest import make_fer_tree
 from helpers import baseline, config, data, model_files
 from tools import bench
 
@@ -48,12 +49,19 @@ def _to_tflite(model, path):
     path.write_bytes(converter.convert())
 
 
-@pytest.fixture
-def project(fer_tree, tmp_path, monkeypatch):
-    """A throw-away project: the split, three tiny networks with their facts, the baseline, one TFLite file."""
+@pytest.fixture(scope="module")
+def project(tmp_path_factory):
+    """A throw-away project, built once for the module: the split, three tiny networks with their facts,
+    the baseline, one TFLite file. A test that changes it puts it back."""
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        yield _build_project(tmp_path_factory.mktemp("project"), monkeypatch)
+
+
+def _build_project(tmp_path, monkeypatch):
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import FunctionTransformer, StandardScaler
+    fer_tree = make_fer_tree(tmp_path / "data")
     monkeypatch.delenv("HAPPYSAD_FAST", raising=False)
     monkeypatch.setenv("HAPPYSAD_DATA", str(fer_tree))
     for name in ("models", "outputs", "prepared"):
@@ -80,9 +88,15 @@ def project(fer_tree, tmp_path, monkeypatch):
     return tmp_path
 
 
-def test_bench_measures_saved_models_and_writes_the_table(project):
+@pytest.fixture(scope="module")
+def measured(project):
+    """The bench's table of the module's project (measured once: two tests read it)."""
+    return bench.measure(repeats=2)
+
+
+def test_bench_measures_saved_models_and_writes_the_table(project, measured):
     assert bench.missing_steps() == ["04", "07"]   # two TFLite files and lesson 04's threshold missing
-    table = bench.measure(repeats=2)
+    table = measured
     assert list(table.index) == ["original_cnn", "original_cnn_48", "happy_sad", "hog_linear",
                                  "happy_sad_float32"]
     assert table.index.name == "model"
@@ -128,16 +142,21 @@ def test_main_runs_the_missing_lessons_first(project, monkeypatch):
     from tools import run_series
     calls = []
     monkeypatch.setattr(run_series, "run", lambda only: calls.append(only) or (0, []))
-    (project / "models" / config.OUR_MODEL).unlink()
-    assert bench.missing_steps() == ["02", "03", "04", "07"]
-    assert bench.main(["--repeats", "1"]) == 0
-    assert calls == ["02,03,04,07"]
-    assert (project / "outputs" / "benchmark.md").exists()
+    ours = project / "models" / config.OUR_MODEL
+    kept = ours.read_bytes()
+    ours.unlink()
+    try:
+        assert bench.missing_steps() == ["02", "03", "04", "07"]
+        assert bench.main(["--repeats", "1"]) == 0
+        assert calls == ["02,03,04,07"]
+        assert (project / "outputs" / "benchmark.md").exists()
 
-    calls.clear()
-    monkeypatch.setattr(run_series, "run", lambda only: calls.append(only) or (1, []))
-    assert bench.main(["--repeats", "1"]) == 1                      # a failing lesson stops the bench
-    assert bench.main(["--repeats", "1", "--no-train"]) == 0 and len(calls) == 1
+        calls.clear()
+        monkeypatch.setattr(run_series, "run", lambda only: calls.append(only) or (1, []))
+        assert bench.main(["--repeats", "1"]) == 1                      # a failing lesson stops the bench
+        assert bench.main(["--repeats", "1", "--no-train"]) == 0 and len(calls) == 1
+    finally:
+        ours.write_bytes(kept)                                          # the module's project, as it was
 
 
 def test_targets_say_which_are_met():
@@ -162,18 +181,19 @@ def test_targets_say_which_are_met():
     assert "batch-64 throughput vs original_cnn" not in bench.targets(table.drop("original_cnn")).index
 
 
-def test_photo_rows_score_every_web_photo_once_per_detector(project, fer_tree):
+def test_photo_rows_score_every_web_photo_once_per_detector(project, measured):
     """Plain images have no face: each gets the whole-image answer, scored by its folder. The known
     network calls the dark ones class 0 (happy) and the bright ones class 1 (sad): one is misfiled."""
     from PIL import Image
+    web = project / "data" / "web"
     for name, values in (("happy", (20, 21, 235)), ("sad", (235, 236, 237))):
-        (fer_tree / "web" / name).mkdir(parents=True)
+        (web / name).mkdir(parents=True)
         for i, value in enumerate(values):
-            Image.fromarray(np.full((80, 60, 3), value, np.uint8)).save(fer_tree / "web" / name / f"{i}.png")
+            Image.fromarray(np.full((80, 60, 3), value, np.uint8)).save(web / name / f"{i}.png")
     rows = bench.photo_rows()
     assert list(rows.index) == ["web photos, mtcnn", "web photos, haar"]
     assert (rows["photos"] == 6).all() and (rows["faces_found"] == 0).all()
     assert (rows["accuracy"] == 5 / 6).all() and (rows["accuracy_whole_image"] == 5 / 6).all()
     assert rows["accuracy_face_found"].isna().all() and (rows["ms_per_photo"] > 0).all()
-    text = bench.write(bench.measure(repeats=1), photos=rows).read_text()
+    text = bench.write(measured, photos=rows).read_text()
     assert "## Photos end to end" in text and "web photos, haar" in text
