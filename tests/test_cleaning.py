@@ -519,10 +519,10 @@ WEB = config.data_dir() / "web"
 @pytest.mark.skipif(not (WEB / "happy").is_dir(),
                     reason=f"real web photos not found at {WEB}: set HAPPYSAD_DATA")
 def test_a_few_real_web_photos(tmp_path):
-    """Read in place (never copied); only a handful, to stay fast."""
-    before = {p: p.stat().st_mtime_ns for p in sorted((WEB / "happy").iterdir())[:6]}
-    result = run(WEB, tmp_path / "web_clean", faces="all", limit=6)
-    assert len(result.report) == 12
+    """Read in place (never changed); only three of each class, to stay fast (MTCNN reads each)."""
+    before = {p: p.stat().st_mtime_ns for p in sorted(WEB.rglob("*")) if p.is_file()}
+    result = run(WEB, tmp_path / "web_clean", faces="all", limit=3)
+    assert len(result.report) == 6
     assert result.n_kept >= 3
     kept = result.report[result.report["status"] == "kept"]
     assert (kept["face_box"] != "").all()
