@@ -181,16 +181,17 @@ def test_default_class_names_without_data_come_from_the_synthetic_demo(tmp_path,
 
 
 def test_no_face_found_classifies_the_whole_image(bright_model):
-    for mode in ("largest", "all"):
-        [face] = predict.predict_faces(bright_model, _uniform(230, (120, 90, 3)), mode)
+    predictor = predict.load_predictor(bright_model)            # loaded once (a path is loaded per call)
+    for model, mode in ((bright_model, "largest"), (predictor, "all")):
+        [face] = predict.predict_faces(model, _uniform(230, (120, 90, 3)), mode)
         assert face["face"] == "whole image" and face["box"] == (0, 0, 90, 120)
         assert face["label"] == "sad"                          # bright: the model's class 1
-    [face] = predict.predict_faces(bright_model, _uniform(20, (120, 90, 3)), "largest", detector="haar")
+    [face] = predict.predict_faces(predictor, _uniform(20, (120, 90, 3)), "largest", detector="haar")
     assert face["face"] == "whole image" and face["label"] == "happy"
     # strict: only detected faces get an answer
-    assert predict.predict_faces(bright_model, _uniform(128, (120, 120, 3)), whole_image=False) == []
+    assert predict.predict_faces(predictor, _uniform(128, (120, 120, 3)), whole_image=False) == []
     with pytest.raises(ValueError, match="faces must be one of"):
-        predict.predict_faces(bright_model, _uniform(128), "some")
+        predict.predict_faces(predictor, _uniform(128), "some")
 
 
 def test_saved_flip_choice_averages_with_the_mirror_image(tmp_path):
