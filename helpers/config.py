@@ -1,9 +1,9 @@
 """All settings of the series, read in one place.
 
-Two environment variables steer everything:
+Two environment variables steer everything (a third, ``HAPPYSAD_TRAINING_SEED``, only lesson 09's seed):
 
 * ``HAPPYSAD_DATA`` - the data folder (default: the project's ``data/``).
-  Under it: ``fer2013/{train,test}/<class>/`` and ``web/<class>/``.
+  Under it: ``fer2013/{train,test}/<class>/``, ``ferplus/`` and ``web/<class>/``.
 * ``HAPPYSAD_FAST=1`` - fast mode: a small subset and one or two epochs, so the
   whole series runs in minutes (used by the tests). Default: the full run.
 
@@ -57,6 +57,13 @@ def prepared_dir() -> Path:
 
 
 SEED = 42                 # one seed for splits, shuffling and weight init
+
+
+def training_seed() -> int:
+    """Lesson 09's seed for weights, shuffles and dropout: ``$HAPPYSAD_TRAINING_SEED`` (``make bench``
+    sets it for a second seed), else :data:`SEED`. The split always uses :data:`SEED`."""
+    return int(os.environ.get("HAPPYSAD_TRAINING_SEED", "").strip() or SEED)
+
 FER_SIZE = 48             # FER-2013 faces are 48x48 grayscale
 VAL_FRACTION = 0.15       # share of fer2013/train carved out for validation
 FAST_PER_CLASS = {"train": 150, "val": 40, "test": 60}   # images per class in fast mode

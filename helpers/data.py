@@ -40,6 +40,12 @@ class DataSource:
     synthetic: bool
 
     @property
+    def ferplus(self) -> Path | None:
+        """``ferplus/`` (every FER-2013 training face with its FER+ votes) when it is there."""
+        path = self.root / "ferplus"
+        return path if (path / "train_votes.csv").is_file() else None
+
+    @property
     def manifest(self) -> Path | None:
         path = self.fer / "manifest.csv" if self.fer else None
         return path if path and path.exists() else None

@@ -1,7 +1,7 @@
 """Offline demo data: drawn happy and sad faces, so the series runs without real data.
 
 :func:`make_demo` writes the layout of the real data: ``fer2013/{train,test}/{happy,sad}/*.png``
-(48x48 gray, like FER-2013), ``web/{happy,sad}/*`` (larger RGB JPEG/PNG "photos", plus
+(48x48 gray, like FER-2013), ``ferplus/`` (lesson 09's pretraining faces), ``web/{happy,sad}/*`` (larger RGB JPEG/PNG "photos", plus
 the deliberately bad files of :data:`WEB_BAD_INPUTS` for lesson 01) and ``SYNTHETIC.txt``.
 Each face is an oval head with eyes and a mouth arc curving up (happy) or down (sad);
 size, position, tilt, brightness, skin tone, background and noise vary, so a model has
@@ -19,7 +19,7 @@ from PIL import Image, ImageDraw, ImageFilter
 
 CLASSES = ("happy", "sad")
 MARKER = "SYNTHETIC.txt"
-VERSION = 3                 # bump when the drawing changes: older demos count as incomplete
+VERSION = 4                 # bump when the drawing changes: older demos count as incomplete
 FER_SIZE = 48
 _SUPERSAMPLE = 2            # draw FER faces at 2x, then shrink: smoother edges
 
@@ -35,6 +35,10 @@ WEB_BAD_INPUTS = {
 DUPLICATE_OF = {"web/sad/sad_903.jpg": "web/sad/sad_000.jpg",
                 "web/sad/sad_904.jpg": "web/happy/happy_001.jpg"}
 
+# The columns of FER+'s votes (ferplus/train_votes.csv): eight emotions, then "unknown" and "not a face".
+FERPLUS_VOTES = ("neutral", "happiness", "surprise", "sadness", "anger", "disgust", "fear", "contempt",
+                 "unknown", "NF")
+
 # Skin tones (RGB) for the web photos, light to dark; each face jitters around one.
 SKIN_TONES = [(255, 224, 196), (241, 194, 150), (224, 172, 122), (198, 134, 86),
               (160, 102, 62), (120, 74, 44), (84, 52, 32)]
@@ -44,8 +48,8 @@ SYNTHETIC DEMO DATA - NOT REAL FACES
 version: {version}
 
 Drawn by helpers/synthetic.py (make_demo, seed={seed}) so the series runs without real data:
-fer2013/ holds {n_train} train and {n_test} test 48x48 drawings per class, web/ {n_web} larger
-RGB drawings per class plus a few bad files on purpose for lesson 01:
+fer2013/ holds {n_train} train and {n_test} test 48x48 drawings per class, ferplus/ the same
+train drawings plus {n_train} neutral ones with made-up votes, web/ {n_web} larger RGB drawings per class plus a few bad files on purpose for lesson 01:
 {bad}
 Happy mouths curve up, sad ones down: accuracy here is high and MEANS NOTHING about
 real photos. Point HAPPYSAD_DATA at the real data (see README). Safe to delete.
@@ -56,14 +60,18 @@ def _rng(seed: int, *tags: int) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence([seed, *tags]))
 
 
-def _mouth(draw: ImageDraw.ImageDraw, rng: np.random.Generator, happy: bool,
+def _mouth(draw: ImageDraw.ImageDraw, rng: np.random.Generator, happy: bool | None,
            cx: float, cy: float, rx: float, ry: float, color, lip_width: int) -> None:
-    """A smile (arc curving up at the ends) or a frown (arc curving down)."""
+    """A smile (arc curving up at the ends), a frown (arc curving down) or, for ``happy=None``,
+    a straight line (neutral, only in the demo's ``ferplus/``)."""
     w = rng.uniform(0.45, 0.75) * rx                 # half-width of the mouth
     d = rng.uniform(0.18, 0.32) * ry                 # how deep it curves
     my = cy + rng.uniform(0.38, 0.50) * ry           # mouth line
     cx = cx + rng.uniform(-0.06, 0.06) * rx
     open_mouth = rng.random() < 0.3
+    if happy is None:
+        draw.line([cx - w, my + d / 2, cx + w, my + d / 2], fill=color, width=lip_width)
+        return
     if happy:   # bottom half of an ellipse: ends up, middle down -> a smile
         box = [cx - w, my - d, cx + w, my + d]
         start, end = 0, 180
@@ -76,7 +84,7 @@ def _mouth(draw: ImageDraw.ImageDraw, rng: np.random.Generator, happy: bool,
         draw.arc(box, start, end, fill=color, width=lip_width)
 
 
-def _face_layer(size: tuple[int, int], rng: np.random.Generator, happy: bool,
+def _face_layer(size: tuple[int, int], rng: np.random.Generator, happy: bool | None,
                 head: tuple[float, float, float, float], skin, ink, *, rgb: bool) -> Image.Image:
     """The face alone on a transparent layer, already rotated a little."""
     mode = "RGBA" if rgb else "LA"
@@ -132,8 +140,8 @@ def _face_layer(size: tuple[int, int], rng: np.random.Generator, happy: bool,
 
 # ---------------------------------------------------------------- FER-style images
 
-def fer_face(rng: np.random.Generator, happy: bool, size: int = FER_SIZE) -> np.ndarray:
-    """One 48x48 uint8 grayscale drawn face."""
+def fer_face(rng: np.random.Generator, happy: bool | None, size: int = FER_SIZE) -> np.ndarray:
+    """One 48x48 uint8 grayscale drawn face (``happy=None``: a neutral one)."""
     big = size * _SUPERSAMPLE
     skin = rng.uniform(90, 235)
     bg = rng.uniform(10, 245)
@@ -212,6 +220,7 @@ def _write(tmp: Path, n_train: int, n_test: int, n_web: int, seed: int) -> None:
                 arr = fer_face(_rng(seed, 1, s, c, i), happy=(name == "happy"))
                 Image.fromarray(arr, "L").save(folder / f"{name}_{i:04d}.png")
 
+    _write_ferplus(tmp, n_train, seed)
     for c, name in enumerate(CLASSES):
         folder = tmp / "web" / name
         folder.mkdir(parents=True)
@@ -227,6 +236,31 @@ def _write(tmp: Path, n_train: int, n_test: int, n_web: int, seed: int) -> None:
                     for kind, path in WEB_BAD_INPUTS.items())
     (tmp / MARKER).write_text(_MARKER_TEXT.format(version=VERSION, seed=seed, n_train=n_train, n_test=n_test,
                                                   n_web=n_web, bad=bad), encoding="utf-8")
+
+
+def _write_ferplus(tmp: Path, n_neutral: int, seed: int) -> None:
+    """``ferplus/``, shaped like the real one: every demo training face (the same pixels, as in
+    FER+) plus ``n_neutral`` neutral ones, and ``train_votes.csv``: 10 votes each, 6-10 of them
+    for the drawn expression and the rest for one other."""
+    folder = tmp / "ferplus" / "train"
+    folder.mkdir(parents=True)
+    drawn = [(f, e) for c, e in ((CLASSES[0], "happiness"), (CLASSES[1], "sadness"))
+             for f in sorted((tmp / "fer2013" / "train" / c).glob("*.png"))]
+    drawn += [(i, "neutral") for i in range(n_neutral)]
+    rng, rows = _rng(seed, 4), []
+    for number, (face, emotion) in enumerate(drawn):
+        name = f"fer{number:07d}.png"
+        if isinstance(face, Path):
+            shutil.copyfile(face, folder / name)
+        else:
+            Image.fromarray(fer_face(_rng(seed, 5, face), happy=None), "L").save(folder / name)
+        votes = dict.fromkeys(FERPLUS_VOTES, 0)
+        votes[emotion] = int(rng.integers(6, 11))
+        votes[str(rng.choice([v for v in FERPLUS_VOTES[:8] if v != emotion]))] += 10 - votes[emotion]
+        rows.append({"image": name, **votes})
+    header = ",".join(["image", *FERPLUS_VOTES])
+    lines = [",".join([row["image"], *(str(row[v]) for v in FERPLUS_VOTES)]) for row in rows]
+    (tmp / "ferplus" / "train_votes.csv").write_text("\n".join([header, *lines]) + "\n")
 
 
 def _write_bad_inputs(tmp: Path, seed: int) -> None:
@@ -251,7 +285,7 @@ def _write_bad_inputs(tmp: Path, seed: int) -> None:
 def is_complete(root: Path | str) -> bool:
     """True if ``root`` holds a finished demo of this :data:`VERSION` (the marker is written last)."""
     root = Path(root)
-    if not ((root / MARKER).is_file() and (root / "fer2013").is_dir() and (root / "web").is_dir()):
+    if not ((root / MARKER).is_file() and all((root / part).is_dir() for part in ("fer2013", "ferplus", "web"))):
         return False
     return f"version: {VERSION}\n" in (root / MARKER).read_text(encoding="utf-8")
 
@@ -281,7 +315,7 @@ def make_demo(root: Path | str, n_train: int = 300, n_test: int = 100, n_web: in
                     raise
         root.mkdir(parents=True, exist_ok=True)
         (root / MARKER).unlink(missing_ok=True)       # incomplete until the marker is back
-        for name in ("fer2013", "web"):
+        for name in ("fer2013", "ferplus", "web"):
             if (root / name).exists():
                 shutil.rmtree(root / name)
             os.replace(tmp / name, root / name)

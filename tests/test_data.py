@@ -125,6 +125,18 @@ def test_to_model_input_fits_any_image_to_any_model():
 def test_locate_prefers_real_data(fer_tree):
     source = data.locate(fer_tree)
     assert not source.synthetic and source.fer == fer_tree / "fer2013" and source.web is None
+    assert source.ferplus is None                        # no ferplus/ there: lesson 09 says to run make data
+    (fer_tree / "ferplus" / "train").mkdir(parents=True)
+    assert data.locate(fer_tree).ferplus is None         # a folder without its votes is not the pretraining set
+    (fer_tree / "ferplus" / "train_votes.csv").write_text("image,neutral\n")
+    assert data.locate(fer_tree).ferplus == fer_tree / "ferplus"
+
+
+def test_training_seed_is_the_seed_unless_set(monkeypatch):
+    monkeypatch.delenv("HAPPYSAD_TRAINING_SEED", raising=False)
+    assert config.training_seed() == config.SEED
+    monkeypatch.setenv("HAPPYSAD_TRAINING_SEED", "7")
+    assert config.training_seed() == 7 and config.SEED == 42     # the split's seed never moves
 
 
 def test_load_split_refuses_a_split_of_other_data(fer_tree, tmp_path, monkeypatch):

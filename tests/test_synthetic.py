@@ -173,3 +173,23 @@ def test_skin_tone_is_balanced_across_classes(tmp_path, monkeypatch):
     light = original(synthetic._rng(1, 2, 3), happy=True, tone=0)
     dark = original(synthetic._rng(1, 2, 3), happy=True, tone=n - 1)
     assert np.asarray(light).mean() > np.asarray(dark).mean()     # the tone is used
+
+
+def test_demo_ferplus_is_shaped_like_the_real_one(demo):
+    """ferplus/ holds every demo training face (same pixels, as FER+ holds FER-2013's) plus neutral
+    ones, never a test face; train_votes.csv has the real columns, ten votes a face, and a clear majority
+    for the drawn expression, which lesson 09 reads."""
+    import pandas as pd
+    from helpers import data
+    votes = pd.read_csv(demo / "ferplus" / "train_votes.csv")
+    assert list(votes.columns) == ["image", *synthetic.FERPLUS_VOTES]
+    assert sorted(votes["image"]) == sorted(p.name for p in (demo / "ferplus" / "train").iterdir())
+    emotions = votes[list(synthetic.FERPLUS_VOTES)]
+    assert (emotions.sum(axis=1) == 10).all() and (emotions.max(axis=1) >= 6).all()
+    majority = emotions.idxmax(axis=1).value_counts().to_dict()
+    assert majority == {"happiness": N_TRAIN, "sadness": N_TRAIN, "neutral": N_TRAIN}
+    hashes = {data.pixel_hash(data.read_image(p, 1)) for p in (demo / "ferplus" / "train").iterdir()}
+    for split, inside in (("train", True), ("test", False)):
+        for path in _files(demo / "fer2013" / split)[::29]:
+            assert (data.pixel_hash(data.read_image(path, 1)) in hashes) is inside, path
+    assert data.locate(demo).ferplus == demo / "ferplus"
