@@ -79,6 +79,21 @@ def _build_project(tmp_path, monkeypatch):
         model.save(tmp_path / "models" / file)
         model_files.write_facts(tmp_path / "models" / file, name=file.split(".")[0], class_names=names,
                            train_seconds=seconds, epochs_run=7, best_epoch=5)
+    # lesson 09's model, with a saved rule (mirror averaging, a threshold) that scores otherwise than
+    # 0.5 on the average and otherwise than the threshold on one view: so the rule's column is tested
+    x_test, y_test = data.load_xy(split, "test")
+    p = _known_p(x_test, (48, 48, 1))
+    p_mirror = (p + _known_p(x_test[:, :, ::-1], (48, 48, 1))) / 2
+
+    def accuracy(q, t):
+        return np.mean((q >= t) == y_test)
+
+    threshold = next(float(t) for t in np.unique(p_mirror)
+                     if accuracy(p_mirror, t) not in (accuracy(p_mirror, 0.5), accuracy(p, t)))
+    pretrained = tmp_path / "models" / f"{bench.PRETRAINED}.keras"
+    _known_network((48, 48, 1)).save(pretrained)
+    model_files.write_facts(pretrained, class_names=names, train_seconds=150.0, pretrain_seconds=60.0, seed=42,
+                            epochs_run=9, best_epoch=8, threshold=threshold, flip_average=True)
     x_train, y_train = data.load_xy(split, "train")
     pipe = make_pipeline(FunctionTransformer(baseline.hog_features), StandardScaler(), LogisticRegression(max_iter=200))
     baseline.save_pipeline(pipe.fit(x_train, y_train), tmp_path / "models" / bench.BASELINE[1])
@@ -97,8 +112,8 @@ def measured(project):
 def test_bench_measures_saved_models_and_writes_the_table(project, measured):
     assert bench.missing_steps() == ["04", "07"]   # two TFLite files and lesson 04's threshold missing
     table = measured
-    assert list(table.index) == ["original_cnn", "original_cnn_48", "happy_sad", "hog_linear",
-                                 "happy_sad_float32"]
+    assert list(table.index) == ["original_cnn", "original_cnn_48", "happy_sad", "happy_sad_pretrained",
+                                 "hog_linear", "happy_sad_float32"]
     assert table.index.name == "model"
 
     # every score against an answer computed here: 0.5 threshold, the test split, one view (and mirrored)
@@ -115,6 +130,14 @@ def test_bench_measures_saved_models_and_writes_the_table(project, measured):
     assert not np.allclose(p_mirror, p)                          # so the mirrored column is tested
     assert table.loc["happy_sad", "accuracy_mirrored"] == pytest.approx(np.mean((p_mirror >= 0.5) == y_test),
                                                                         abs=1.01 / n)
+    # the saved decision rule: lesson 09's model averages with the mirror and cuts at its own threshold
+    threshold = model_files.read_facts(project / "models" / f"{bench.PRETRAINED}.keras")["threshold"]
+    rule = np.mean((p_mirror >= threshold) == y_test)
+    assert table.loc["happy_sad_pretrained", "accuracy_rule"] == pytest.approx(rule, abs=1.01 / n)
+    assert table.loc["happy_sad", "accuracy_rule"] == pytest.approx(table.loc["happy_sad", "accuracy"])  # no rule saved
+    assert table.loc["happy_sad_pretrained", "pretrain_minutes"] == pytest.approx(1.0)
+    assert table.loc["happy_sad_pretrained", "train_minutes"] == pytest.approx(2.5)
+    assert pd.isna(table.loc["happy_sad", "pretrain_minutes"])
     assert table.loc["happy_sad_float32", "roc_auc"] == pytest.approx(roc_auc_score(y_test, p), abs=1e-4)
     fitted = bench._test_pipeline.predict(x_test)                # the fitted pipeline, not the saved file
     assert table.loc["hog_linear", "balanced_accuracy"] == pytest.approx(balanced_accuracy_score(y_test, fitted))
@@ -127,32 +150,43 @@ def test_bench_measures_saved_models_and_writes_the_table(project, measured):
     assert table.loc["happy_sad", "epochs"] == 7 and table.loc["happy_sad", "best_epoch"] == 5
     assert table.loc["happy_sad", "saved_mb"] == pytest.approx(
         (project / "models" / config.OUR_MODEL).stat().st_size / 1e6)
-    assert list(table["kind"]) == ["Keras", "Keras", "Keras", "scikit-learn", "TFLite"]
+    assert list(table["kind"]) == ["Keras", "Keras", "Keras", "Keras", "scikit-learn", "TFLite"]
     assert (table["images_per_s_b64"] > 0).all() and (table["latency_ms_b1"] > 0).all()
 
     path = bench.write(table)
     text = path.read_text()
     assert "## Targets" in text and "| happy_sad " in text and "sad_f1" in text
     assert "batch-64 throughput vs original_cnn" in text
+    assert "## Targets of the pretrained model" in text and "| happy_sad_pretrained " in text
     saved = pd.read_csv(project / "outputs" / "benchmark.csv", index_col="model")
     assert list(saved.index) == list(table.index)
 
 
 def test_main_runs_the_missing_lessons_first(project, monkeypatch):
     from tools import run_series
+    import os
     calls = []
-    monkeypatch.setattr(run_series, "run", lambda only: calls.append(only) or (0, []))
+
+    def run(only, out_dir=None, status=0):
+        calls.append((only, out_dir, os.environ.get("HAPPYSAD_TRAINING_SEED")))
+        return status, []
+
+    monkeypatch.setattr(run_series, "run", run)
+    monkeypatch.delenv("HAPPYSAD_TRAINING_SEED", raising=False)
     ours = project / "models" / config.OUR_MODEL
     kept = ours.read_bytes()
     ours.unlink()
     try:
-        assert bench.missing_steps() == ["02", "03", "04", "07"]
+        assert bench.missing_steps() == ["02", "03", "04", "07", "09"]
         assert bench.main(["--repeats", "1"]) == 0
-        assert calls == ["02,03,04,07"]
+        # the missing lessons, then lesson 09 again for each second seed, with its seed and its own outputs
+        assert calls == [("02,03,04,07,09", None, None),
+                         *(("09", project / "outputs" / f"seed{seed}", str(seed)) for seed in bench.SECOND_SEEDS)]
+        assert "HAPPYSAD_TRAINING_SEED" not in os.environ
         assert (project / "outputs" / "benchmark.md").exists()
 
         calls.clear()
-        monkeypatch.setattr(run_series, "run", lambda only: calls.append(only) or (1, []))
+        monkeypatch.setattr(run_series, "run", lambda only, out_dir=None: run(only, out_dir, status=1))
         assert bench.main(["--repeats", "1"]) == 1                      # a failing lesson stops the bench
         assert bench.main(["--repeats", "1", "--no-train"]) == 0 and len(calls) == 1
     finally:

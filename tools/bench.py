@@ -3,7 +3,8 @@
 ``python -m tools.bench [--repeats N] [--no-train]`` (full mode unless HAPPYSAD_FAST=1):
 
 1. makes what is missing by running the lessons that make it through ``tools.run_series``
-   (01 split, 02-03 networks, 04 threshold, 05 HOG baseline, 07 TFLite files);
+   (01 split, 02-03 networks, 04 threshold, 05 HOG baseline, 07 TFLite files, 09 the pretrained
+   model), and lesson 09 once more for each of :data:`SECOND_SEEDS` (``HAPPYSAD_TRAINING_SEED``);
 2. scores every model on the test split with ``evaluation.comparison_row`` at the
    0.5 threshold (the same rule for every model, so the rows compare);
 3. measures CPU speed with ``efficiency.measure_speed`` (batch-1 latency, batch-64
@@ -27,14 +28,25 @@ from helpers import config
 
 NETWORKS = [("original_cnn", config.ORIGINAL_MODEL), ("original_cnn_48", config.ORIGINAL_48_MODEL),
             ("happy_sad", config.OUR_MODEL)]
+# Lesson 09's pretrained model, one file per training seed: config.SEED's, then each of SECOND_SEEDS.
+PRETRAINED = "happy_sad_pretrained"
+SECOND_SEEDS = (1,)
 BASELINE = ("hog_linear", "hog_linear.json")    # lesson 05's numbers as JSON: nothing is unpickled
 TFLITE = [f"happy_sad_{mode}.tflite" for mode in ("float32", "dynamic", "int8")]
 TARGETS = {"accuracy": 0.935, "balanced_accuracy": 0.93, "saved_mb": 1.0, "train_minutes": 10.0,   # issue 12
-           "speedup_vs_original": 5.0, "int8_accuracy_drop": 0.01}
+           "speedup_vs_original": 5.0, "int8_accuracy_drop": 0.01,
+           "pretrained_time_vs_scratch": 2.0}   # issue 22: pretraining + fine-tuning <= 2x happy_sad's training
 # The columns benchmark.md shows ("{1}" is the name of class 1); benchmark.csv has them all.
-COLUMNS = ["kind", "input", "params", "macs", "saved_mb", "train_minutes", "epochs", "best_epoch",
-           "accuracy", "balanced_accuracy", "{1}_f1", "roc_auc", "accuracy_mirrored",
-           "images_per_s_b64", "latency_ms_b1"]
+COLUMNS = ["kind", "input", "params", "macs", "saved_mb", "train_minutes", "pretrain_minutes", "epochs",
+           "best_epoch", "accuracy", "balanced_accuracy", "{1}_f1", "roc_auc", "accuracy_mirrored",
+           "accuracy_rule", "balanced_accuracy_rule", "images_per_s_b64", "latency_ms_b1"]
+
+
+def pretrained_files(folder: Path | None = None) -> list[tuple[str, str]]:
+    """(name, file) of each of lesson 09's pretrained models: config.SEED's first, then the other seeds."""
+    folder = folder or config.models_dir()
+    seeds = [f"{PRETRAINED}.keras", *(f"{PRETRAINED}_seed{seed}.keras" for seed in SECOND_SEEDS)]
+    return [(Path(file).stem, file) for file in seeds if (folder / file).exists()]
 
 
 def missing_steps() -> list[str]:
@@ -52,7 +64,14 @@ def missing_steps() -> list[str]:
         if "03" in steps or "threshold" not in model_files.read_facts(folder / config.OUR_MODEL):
             steps.append("04")                    # lesson 07 exports with lesson 04's threshold
         steps.append("07")
+    if "03" in steps or not (folder / f"{PRETRAINED}.keras").exists():
+        steps.append("09")
     return sorted(steps)
+
+
+def missing_seeds() -> list[int]:
+    """The second training seeds whose lesson-09 model is not there yet."""
+    return [seed for seed in SECOND_SEEDS if not (config.models_dir() / f"{PRETRAINED}_seed{seed}.keras").exists()]
 
 
 def measure(repeats: int = 30) -> pd.DataFrame:
@@ -71,13 +90,14 @@ def measure(repeats: int = 30) -> pd.DataFrame:
             images_per_s_b64=speed["images_per_s"], latency_ms_b1=speed["latency_ms"], n=len(y_test))
 
     rows = {}
-    for name, file in NETWORKS:
+    for name, file in NETWORKS + pretrained_files(folder):
         if not (folder / file).exists():
             continue
         predictor = predict.load_predictor(folder / file)
         model, facts = predictor.model, model_files.read_facts(folder / file)
         fitted = np.asarray(data.to_model_input(sample, predictor.input_shape))
         seconds = facts.get("train_seconds")
+        rule = evaluation.scores(y_test, predictor.predict_proba(x_test), predictor.threshold, names)  # saved rule
         predictor.flip = True                  # the predictor's own mirror averaging ...
         mirrored = evaluation.scores(y_test, predictor.predict_proba(x_test), 0.5, names)
         predictor.flip = False                 # ... and one pass per face, like every other row
@@ -86,9 +106,12 @@ def measure(repeats: int = 30) -> pd.DataFrame:
                          folder / file, kind="Keras", input="x".join(map(str, predictor.input_shape)),
                          params=model.count_params(), macs=efficiency.count_macs(model),
                          train_minutes=None if seconds is None else seconds / 60,
+                         pretrain_minutes=facts["pretrain_seconds"] / 60 if "pretrain_seconds" in facts else None,
                          epochs=facts.get("epochs_run"), best_epoch=facts.get("best_epoch"),
                          accuracy_mirrored=mirrored["accuracy"],
-                         balanced_accuracy_mirrored=mirrored["balanced_accuracy"])
+                         balanced_accuracy_mirrored=mirrored["balanced_accuracy"],
+                         accuracy_rule=rule["accuracy"], balanced_accuracy_rule=rule["balanced_accuracy"],
+                         seed=facts.get("seed"))
     name, file = BASELINE
     if (folder / file).exists():
         pipe = baseline.load_pipeline(folder / file)
@@ -173,6 +196,42 @@ def targets(table: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["target", "goal", "measured", "met"]).set_index("target")
 
 
+def by_seed(table: pd.DataFrame) -> pd.DataFrame:
+    """happy_sad and each seed of the pretrained model on test, then the pretrained seeds' mean and spread."""
+    names = [name for name in table.index if name == "happy_sad" or name.startswith(PRETRAINED)]
+    columns = ["seed", "train_minutes", "pretrain_minutes", "accuracy_rule", "balanced_accuracy_rule",
+               "accuracy_mirrored", "accuracy", "saved_mb", "images_per_s_b64"]
+    shown = table.loc[names, [c for c in columns if c in table.columns]].copy()
+    seeds = shown.loc[[n for n in names if n.startswith(PRETRAINED)]].drop(columns="seed", errors="ignore")
+    if len(seeds) > 1:
+        shown.loc[f"{PRETRAINED}, mean of {len(seeds)} seeds"] = seeds.mean()
+        shown.loc[f"{PRETRAINED}, spread (max - min)"] = seeds.max() - seeds.min()
+    return shown
+
+
+def pretrained_targets(table: pd.DataFrame) -> pd.DataFrame:
+    """Issue 22's targets for lesson 09's model: the mean over its seeds, with the saved decision rule."""
+    seeds = table.loc[[name for name in table.index if name.startswith(PRETRAINED)]]
+    mean = seeds.mean(numeric_only=True)
+    label = f"mean of {len(seeds)} seed(s)"
+    rows = [(f"test accuracy, saved rule ({label})", f">= {TARGETS['accuracy']}", mean["accuracy_rule"],
+             mean["accuracy_rule"] >= TARGETS["accuracy"]),
+            (f"test balanced accuracy, saved rule ({label})", f">= {TARGETS['balanced_accuracy']}",
+             mean["balanced_accuracy_rule"], mean["balanced_accuracy_rule"] >= TARGETS["balanced_accuracy"]),
+            ("saved .keras size (MB, largest seed)", f"<= {TARGETS['saved_mb']}", seeds["saved_mb"].max(),
+             seeds["saved_mb"].max() <= TARGETS["saved_mb"])]
+    if "original_cnn" in table.index:
+        speedup = mean["images_per_s_b64"] / table.loc["original_cnn", "images_per_s_b64"]
+        rows.append(("batch-64 throughput vs original_cnn", f">= {TARGETS['speedup_vs_original']}x",
+                     speedup, speedup >= TARGETS["speedup_vs_original"]))
+    if "happy_sad" in table.index and pd.notna(table.loc["happy_sad", "train_minutes"]):
+        ratio = mean["train_minutes"] / table.loc["happy_sad", "train_minutes"]
+        rows.append(("pretraining + fine-tuning time vs happy_sad's training",
+                     f"<= {TARGETS['pretrained_time_vs_scratch']}x", ratio,
+                     ratio <= TARGETS["pretrained_time_vs_scratch"]))
+    return pd.DataFrame(rows, columns=["target", "goal", "measured", "met"]).set_index("target")
+
+
 def _markdown(table: pd.DataFrame) -> str:
     """A Markdown table with the run report's number format (3,696,625 / 0.923 / blank for none)."""
     from tools.run_series import formatted
@@ -198,6 +257,12 @@ def write(table: pd.DataFrame, out_dir: Path | None = None, photos: pd.DataFrame
     ]
     if "happy_sad" in table.index:
         lines += ["## Targets", "", _markdown(targets(table)), ""]
+    if any(name.startswith(PRETRAINED) for name in table.index):
+        lines += ["## Pretrained (lesson 09) and from scratch, by training seed", "",
+                  "`_rule` columns: each model's saved decision rule (its threshold and mirror choice, both "
+                  "chosen on validation). Training minutes of the pretrained model: pretraining and fine-tuning.",
+                  "", _markdown(by_seed(table)), "", "## Targets of the pretrained model", "",
+                  _markdown(pretrained_targets(table)), ""]
     if photos is not None and not photos.empty:
         photos.to_csv(out_dir / "benchmark_photos.csv", index_label="detector")
         lines += ["## Photos end to end", "", PHOTO_NOTE, "", _markdown(photos), ""]
@@ -216,6 +281,16 @@ def main(argv: list[str] | None = None) -> int:
         from tools import run_series
         print(f"Making what is missing by running notebooks {', '.join(missing)} ...")
         status, _ = run_series.run(only=",".join(missing))
+        if status:
+            return status
+    for seed in [] if args.no_train else missing_seeds():
+        from tools import run_series
+        print(f"Lesson 09 again with training seed {seed} (HAPPYSAD_TRAINING_SEED={seed}) ...")
+        os.environ["HAPPYSAD_TRAINING_SEED"] = str(seed)     # the notebook's kernel inherits it
+        try:
+            status, _ = run_series.run(only="09", out_dir=config.outputs_dir() / f"seed{seed}")
+        finally:
+            del os.environ["HAPPYSAD_TRAINING_SEED"]
         if status:
             return status
     table = measure(args.repeats)
