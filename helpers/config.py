@@ -60,8 +60,9 @@ SEED = 42                 # one seed for splits, shuffling and weight init
 
 
 def training_seed() -> int:
-    """Lesson 09's seed for weights, shuffles and dropout: ``$HAPPYSAD_TRAINING_SEED`` (``make bench``
-    sets it for a second seed), else :data:`SEED`. The split always uses :data:`SEED`."""
+    """Lesson 09's training seed: ``$HAPPYSAD_TRAINING_SEED`` (``make bench`` sets it for a second seed),
+    else :data:`SEED`. Another seed gives fresh starting weights, shuffles, augmentation and dropout;
+    the split always uses :data:`SEED`."""
     return int(os.environ.get("HAPPYSAD_TRAINING_SEED", "").strip() or SEED)
 
 FER_SIZE = 48             # FER-2013 faces are 48x48 grayscale

@@ -43,8 +43,8 @@ def learning_curves(histories: dict, metrics=("loss", "accuracy"), save=None,
     """Loss and accuracy per epoch for each model: train solid, validation dashed.
 
     ``histories``: ``{model name: DataFrame}`` with columns ``loss``, ``val_loss``,
-    ``accuracy``, ``val_accuracy`` (and optionally ``epoch``, 1-based), as lesson 03's
-    CSVLogger saves them. The best epoch (lowest validation loss: the weights that were
+    ``accuracy``, ``val_accuracy`` (and optionally ``epoch``, 1-based: a ``CSVLogger`` log counts
+    from 0, so add 1), as ``fit`` returns them. The best epoch (lowest validation loss: the weights that were
     kept) is marked with a dot and a dotted line.
     """
     import matplotlib.pyplot as plt
