@@ -42,11 +42,16 @@ COLUMNS = ["kind", "input", "params", "macs", "saved_mb", "train_minutes", "pret
            "accuracy_rule", "balanced_accuracy_rule", "images_per_s_b64", "latency_ms_b1"]
 
 
+def pretrained_file(seed: int = config.SEED) -> str:
+    """Lesson 09's model file for a training seed (its ``RUN`` suffix: none for config.SEED)."""
+    return f"{PRETRAINED}.keras" if seed == config.SEED else f"{PRETRAINED}_seed{seed}.keras"
+
+
 def pretrained_files(folder: Path | None = None) -> list[tuple[str, str]]:
     """(name, file) of each of lesson 09's pretrained models: config.SEED's first, then the other seeds."""
     folder = folder or config.models_dir()
-    seeds = [f"{PRETRAINED}.keras", *(f"{PRETRAINED}_seed{seed}.keras" for seed in SECOND_SEEDS)]
-    return [(Path(file).stem, file) for file in seeds if (folder / file).exists()]
+    files = [pretrained_file(seed) for seed in (config.SEED, *SECOND_SEEDS)]
+    return [(Path(file).stem, file) for file in files if (folder / file).exists()]
 
 
 def missing_steps() -> list[str]:
@@ -64,14 +69,14 @@ def missing_steps() -> list[str]:
         if "03" in steps or "threshold" not in model_files.read_facts(folder / config.OUR_MODEL):
             steps.append("04")                    # lesson 07 exports with lesson 04's threshold
         steps.append("07")
-    if "03" in steps or not (folder / f"{PRETRAINED}.keras").exists():
+    if "03" in steps or not (folder / pretrained_file()).exists():
         steps.append("09")
     return sorted(steps)
 
 
 def missing_seeds() -> list[int]:
     """The second training seeds whose lesson-09 model is not there yet."""
-    return [seed for seed in SECOND_SEEDS if not (config.models_dir() / f"{PRETRAINED}_seed{seed}.keras").exists()]
+    return [seed for seed in SECOND_SEEDS if not (config.models_dir() / pretrained_file(seed)).exists()]
 
 
 def measure(repeats: int = 30) -> pd.DataFrame:
@@ -97,11 +102,13 @@ def measure(repeats: int = 30) -> pd.DataFrame:
         model, facts = predictor.model, model_files.read_facts(folder / file)
         fitted = np.asarray(data.to_model_input(sample, predictor.input_shape))
         seconds = facts.get("train_seconds")
-        rule = evaluation.scores(y_test, predictor.predict_proba(x_test), predictor.threshold, names)  # saved rule
+        saved_flip = predictor.flip            # the saved rule's mirror choice
         predictor.flip = True                  # the predictor's own mirror averaging ...
-        mirrored = evaluation.scores(y_test, predictor.predict_proba(x_test), 0.5, names)
+        p_mirrored = predictor.predict_proba(x_test)
         predictor.flip = False                 # ... and one pass per face, like every other row
         p_test = predictor.predict_proba(x_test)
+        mirrored = evaluation.scores(y_test, p_mirrored, 0.5, names)
+        rule = evaluation.scores(y_test, p_mirrored if saved_flip else p_test, predictor.threshold, names)
         rows[name] = row(p_test, efficiency.keras_predict_fn(model), fitted,
                          folder / file, kind="Keras", input="x".join(map(str, predictor.input_shape)),
                          params=model.count_params(), macs=efficiency.count_macs(model),
