@@ -325,6 +325,14 @@ def load_images(files, channels: int = 1, size: tuple[int, int] | None = None) -
     return np.stack(arrays) if arrays else np.zeros((0, *(size or (0, 0)), channels), np.uint8)
 
 
+def balanced_class_weights(labels) -> dict[int, float]:
+    """Lesson 03's class weights, {0: w0, 1: w1}: faces / (2 x faces of that class), so both classes
+    weigh the same in the loss (scikit-learn's "balanced"). For lessons 08 and 09, which train again."""
+    from sklearn.utils.class_weight import compute_class_weight
+    weights = compute_class_weight("balanced", classes=np.array([0, 1]), y=np.asarray(labels))
+    return {0: float(weights[0]), 1: float(weights[1])}
+
+
 def load_xy(split: pd.DataFrame, which: str, channels: int = 1) -> tuple[np.ndarray, np.ndarray]:
     """Images and labels of one split ('train', 'val' or 'test')."""
     part = split[split["split"] == which]

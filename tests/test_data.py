@@ -346,3 +346,8 @@ def test_one_decoder_and_one_model_input_resize(tmp_path):
     nbformat.write(notebook, tmp_path / "notebooks" / "08_x.ipynb")
     assert decoders_and_resizes(tmp_path)[0] == ["notebooks/08_x.ipynb: rgb = np.asarray(Image.open("
                                                  "io.BytesIO(content)).convert('RGB'))  # Image.open( in a comment"]
+
+
+def test_balanced_class_weights_by_hand():
+    # 4 faces, 3 of class 0 and 1 of class 1: 4 / (2 x 3) and 4 / (2 x 1)
+    assert data.balanced_class_weights([0, 0, 0, 1]) == pytest.approx({0: 4 / 6, 1: 2.0})
