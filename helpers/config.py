@@ -63,7 +63,15 @@ def training_seed() -> int:
     """Lesson 09's training seed: ``$HAPPYSAD_TRAINING_SEED`` (``make bench`` sets it for a second seed),
     else :data:`SEED`. Another seed gives fresh starting weights, shuffles, augmentation and dropout;
     the split always uses :data:`SEED`."""
-    return int(os.environ.get("HAPPYSAD_TRAINING_SEED", "").strip() or SEED)
+    value = os.environ.get("HAPPYSAD_TRAINING_SEED", "").strip()
+    if value and not value.isdigit():
+        raise ValueError(f"HAPPYSAD_TRAINING_SEED={value!r} is not a whole number: set it to one (e.g. 1) or unset it.")
+    return int(value or SEED)
+
+
+def seed_suffix(seed: int) -> str:
+    """What a training seed adds to lesson 09's file names: nothing for :data:`SEED`, else ``_seed<N>``."""
+    return "" if seed == SEED else f"_seed{seed}"
 
 FER_SIZE = 48             # FER-2013 faces are 48x48 grayscale
 VAL_FRACTION = 0.15       # share of fer2013/train carved out for validation

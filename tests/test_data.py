@@ -137,6 +137,10 @@ def test_training_seed_is_the_seed_unless_set(monkeypatch):
     assert config.training_seed() == config.SEED
     monkeypatch.setenv("HAPPYSAD_TRAINING_SEED", "7")
     assert config.training_seed() == 7 and config.SEED == 42     # the split's seed never moves
+    assert config.seed_suffix(7) == "_seed7" and config.seed_suffix(config.SEED) == ""
+    monkeypatch.setenv("HAPPYSAD_TRAINING_SEED", "one")
+    with pytest.raises(ValueError, match="HAPPYSAD_TRAINING_SEED='one' is not a whole number"):
+        config.training_seed()
 
 
 def test_load_split_refuses_a_split_of_other_data(fer_tree, tmp_path, monkeypatch):
