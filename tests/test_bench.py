@@ -99,7 +99,9 @@ def _build_project(tmp_path, monkeypatch):
     baseline.save_pipeline(pipe.fit(x_train, y_train), tmp_path / "models" / bench.BASELINE[1])
     monkeypatch.setattr(bench, "_test_pipeline", pipe, raising=False)     # the fitted one, for the expected scores
     _to_tflite(model_files.load_model(tmp_path / "models" / config.OUR_MODEL), tmp_path / "models" / "happy_sad_float32.tflite")
-    model_files.write_facts(tmp_path / "models" / "happy_sad_float32.tflite", class_names=names)
+    # lesson 07 writes the mirror choice and threshold beside each .tflite: the 0.5 columns still score one view
+    model_files.write_facts(tmp_path / "models" / "happy_sad_float32.tflite", class_names=names,
+                            threshold=threshold, flip_average=True)
     return tmp_path
 
 
@@ -139,6 +141,9 @@ def test_bench_measures_saved_models_and_writes_the_table(project, measured):
     assert table.loc["happy_sad_pretrained", "train_minutes"] == pytest.approx(2.5)
     assert pd.isna(table.loc["happy_sad", "pretrain_minutes"])
     assert table.loc["happy_sad_float32", "roc_auc"] == pytest.approx(roc_auc_score(y_test, p), abs=1e-4)
+    for column in ("accuracy", "accuracy_mirrored", "accuracy_rule"):    # the TFLite copy scores like its source
+        keras_value = table.loc["happy_sad_pretrained" if column == "accuracy_rule" else "happy_sad", column]
+        assert table.loc["happy_sad_float32", column] == pytest.approx(keras_value, abs=1.01 / n)
     fitted = bench._test_pipeline.predict(x_test)                # the fitted pipeline, not the saved file
     assert table.loc["hog_linear", "balanced_accuracy"] == pytest.approx(balanced_accuracy_score(y_test, fitted))
     assert (table["n"] == len(y_test)).all()

@@ -44,7 +44,7 @@ COLUMNS = ["kind", "input", "params", "macs", "saved_mb", "train_minutes", "pret
 
 def pretrained_file(seed: int = config.SEED) -> str:
     """Lesson 09's model file for a training seed (its ``RUN`` suffix: none for config.SEED)."""
-    return f"{PRETRAINED}.keras" if seed == config.SEED else f"{PRETRAINED}_seed{seed}.keras"
+    return f"{PRETRAINED}{config.seed_suffix(seed)}.keras"
 
 
 def pretrained_files(folder: Path | None = None) -> list[tuple[str, str]]:
@@ -94,6 +94,20 @@ def measure(repeats: int = 30) -> pd.DataFrame:
             y_test, p, names, threshold=0.5, **extra, saved_mb=efficiency.saved_size(path) / 1e6,
             images_per_s_b64=speed["images_per_s"], latency_ms_b1=speed["latency_ms"], n=len(y_test))
 
+    def views(predictor):
+        """P(class 1) from one pass per face (every row's 0.5 columns, whatever the saved rule says),
+        and the columns of mirror averaging at 0.5 and of the saved rule (threshold + mirror choice)."""
+        saved_flip = predictor.flip            # the saved rule's mirror choice
+        predictor.flip = True                  # the predictor's own mirror averaging ...
+        p_mirrored = predictor.predict_proba(x_test)
+        predictor.flip = False                 # ... and one pass per face, like every other row
+        p_test = predictor.predict_proba(x_test)
+        mirrored = evaluation.scores(y_test, p_mirrored, 0.5, names)
+        rule = evaluation.scores(y_test, p_mirrored if saved_flip else p_test, predictor.threshold, names)
+        return p_test, {"accuracy_mirrored": mirrored["accuracy"],
+                        "balanced_accuracy_mirrored": mirrored["balanced_accuracy"],
+                        "accuracy_rule": rule["accuracy"], "balanced_accuracy_rule": rule["balanced_accuracy"]}
+
     rows = {}
     for name, file in NETWORKS + pretrained_files(folder):
         if not (folder / file).exists():
@@ -102,23 +116,14 @@ def measure(repeats: int = 30) -> pd.DataFrame:
         model, facts = predictor.model, model_files.read_facts(folder / file)
         fitted = np.asarray(data.to_model_input(sample, predictor.input_shape))
         seconds = facts.get("train_seconds")
-        saved_flip = predictor.flip            # the saved rule's mirror choice
-        predictor.flip = True                  # the predictor's own mirror averaging ...
-        p_mirrored = predictor.predict_proba(x_test)
-        predictor.flip = False                 # ... and one pass per face, like every other row
-        p_test = predictor.predict_proba(x_test)
-        mirrored = evaluation.scores(y_test, p_mirrored, 0.5, names)
-        rule = evaluation.scores(y_test, p_mirrored if saved_flip else p_test, predictor.threshold, names)
+        p_test, view_columns = views(predictor)
         rows[name] = row(p_test, efficiency.keras_predict_fn(model), fitted,
                          folder / file, kind="Keras", input="x".join(map(str, predictor.input_shape)),
                          params=model.count_params(), macs=efficiency.count_macs(model),
                          train_minutes=None if seconds is None else seconds / 60,
                          pretrain_minutes=facts["pretrain_seconds"] / 60 if "pretrain_seconds" in facts else None,
                          epochs=facts.get("epochs_run"), best_epoch=facts.get("best_epoch"),
-                         accuracy_mirrored=mirrored["accuracy"],
-                         balanced_accuracy_mirrored=mirrored["balanced_accuracy"],
-                         accuracy_rule=rule["accuracy"], balanced_accuracy_rule=rule["balanced_accuracy"],
-                         seed=facts.get("seed"))
+                         **view_columns, seed=facts.get("seed"))
     name, file = BASELINE
     if (folder / file).exists():
         pipe = baseline.load_pipeline(folder / file)
@@ -132,9 +137,9 @@ def measure(repeats: int = 30) -> pd.DataFrame:
         if not (folder / file).exists():
             continue
         predictor = predict.load_predictor(folder / file)
-        rows[Path(file).stem] = row(predictor.predict_proba(x_test), predictor.predict_proba, sample,
-                                    folder / file, kind="TFLite",
-                                    input="x".join(map(str, predictor.input_shape)))
+        p_test, view_columns = views(predictor)      # speed below: one pass per face, like the Keras rows
+        rows[Path(file).stem] = row(p_test, predictor.predict_proba, sample, folder / file, kind="TFLite",
+                                    input="x".join(map(str, predictor.input_shape)), **view_columns)
     table = evaluation.comparison_table(rows)
     table.attrs["class_names"] = list(names)
     return table
