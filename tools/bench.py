@@ -97,11 +97,9 @@ def measure(repeats: int = 30) -> pd.DataFrame:
     def views(predictor):
         """P(class 1) from one pass per face (every row's 0.5 columns, whatever the saved rule says),
         and the columns of mirror averaging at 0.5 and of the saved rule (threshold + mirror choice)."""
-        saved_flip = predictor.flip            # the saved rule's mirror choice
-        predictor.flip = True                  # the predictor's own mirror averaging ...
-        p_mirrored = predictor.predict_proba(x_test)
-        predictor.flip = False                 # ... and one pass per face, like every other row
+        saved_flip, predictor.flip = predictor.flip, False   # the saved mirror choice; from here one pass per face
         p_test = predictor.predict_proba(x_test)
+        p_mirrored = (p_test + predictor.predict_proba(x_test[:, :, ::-1])) / 2      # each view predicted once
         mirrored = evaluation.scores(y_test, p_mirrored, 0.5, names)
         rule = evaluation.scores(y_test, p_mirrored if saved_flip else p_test, predictor.threshold, names)
         return p_test, {"accuracy_mirrored": mirrored["accuracy"],
