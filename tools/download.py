@@ -67,6 +67,16 @@ def sha256_of(path: Path | str) -> str:
     return digest.hexdigest()
 
 
+def progress_bar(iterable=None, **kwargs):
+    """A tqdm bar for the terminal: redrawn in place and gone when done, so the next line starts
+    clean. Without a terminal (a log, CI) it first shows after 15 s and then every 15 s, ending
+    with a line of its own; work that ends sooner (a failure at once, offline) prints no bar."""
+    from tqdm.auto import tqdm
+    if sys.stderr.isatty():
+        return tqdm(iterable, mininterval=0.5, leave=False, **kwargs)
+    return tqdm(iterable, mininterval=15, delay=15, leave=True, **kwargs)
+
+
 def default_cache_dir() -> Path:
     """Default download cache: ``data/downloads/`` (git-ignored)."""
     return config.ROOT / "data" / "downloads"
@@ -105,8 +115,7 @@ def fetch(url: str, sha256: str, cache_dir: Path | str | None = None,
     if urllib.parse.urlparse(url).scheme not in ("http", "https"):     # no file://, ftp:// or custom schemes
         raise ValueError(f"{url}: only http:// and https:// addresses are downloaded")
     request = urllib.request.Request(url, headers={"Range": f"bytes={have}-"} if have else {})  # noqa: S310
-    from tqdm.auto import tqdm
-    progress = tqdm(desc=target.name, unit="B", unit_scale=True, leave=False, disable=not show_progress)
+    progress = progress_bar(desc=target.name, unit="B", unit_scale=True, disable=not show_progress)
     try:
         with urllib.request.urlopen(request, timeout=TIMEOUT_S) as response:  # noqa: S310
             resumed = have and response.status == 206

@@ -1,7 +1,7 @@
-"""``make data``: fetch the real data from its public sources, verified, into the data folder.
+"""make data: fetch the real data from its public sources, verified, into the data folder.
 
-``python -m tools.get_data [--data DIR] [--fer2013-csv FILE] [--only web,fer2013,ferplus]``
-fills ``$HAPPYSAD_DATA`` (default ``data/``) with the layout the series reads::
+python -m tools.get_data [--data DIR] [--fer2013-csv FILE] [--ferplus-votes FILE] [--only web,fer2013,ferplus]
+fills $HAPPYSAD_DATA (default data/) with the layout the series reads::
 
     web/{happy,sad}/*              the original tutorial's 301 web photos
     fer2013/{train,test}/{happy,sad}/*.png + manifest.csv
@@ -9,23 +9,27 @@ fills ``$HAPPYSAD_DATA`` (default ``data/``) with the layout the series reads::
 
 The sources, and what is checked:
 
-* **web photos**: the original tutorial's repository (``nicknochnack/ImageClassification``,
-  folder ``data/``) at the pinned commit :data:`WEB_COMMIT`, one file at a time; each file's
-  SHA-256 must be the one in ``tools/sources/web_photos.sha256``. (The folder holds four
-  more, large photos; they were never pinned, so they are not fetched.)
-* **FER-2013**: the CSV copy of the challenge's ``fer2013.csv`` on Kaggle
-  (:data:`KAGGLE_CSV`), through ``kagglehub`` (a public dataset: no account needed). The CSV,
-  not the image-folder copy: its pixels are exact (the image-folder copy is JPEG), it has
-  all seven emotions (pretraining reads them) and its rows are in the order of FER+'s votes.
-  Checked: the published row counts, the pixels of every pinned face (the SHA-1 of each,
-  then one SHA-256 over all of them) and its class (``tools/sources/*.csv.gz``).
-* **FER+ votes**: Microsoft's ``fer2013new.csv`` (MIT licence) at :data:`FERPLUS_COMMIT`,
-  checked against its SHA-256; its ``Usage`` column must match the CSV's row by row.
+* web photos: the original tutorial's repository (nicknochnack/ImageClassification, folder
+  data/) at the pinned commit WEB_COMMIT, one file at a time; each file's SHA-256 must be the
+  one in tools/sources/web_photos.sha256. (The folder holds four more, large photos; they were
+  never pinned, so they are not fetched.)
+* FER+ votes: Microsoft's fer2013new.csv (MIT licence) at FERPLUS_COMMIT, by its SHA-256
+  (downloaded or given with --ferplus-votes). Its rows are in fer2013.csv's order: each row's
+  Usage must be the CSV's, and its image names name the faces.
+* FER-2013: the CSV copy of the challenge's fer2013.csv on Kaggle (KAGGLE_CSV), through
+  kagglehub (a public dataset: no account needed), or the file given with --fer2013-csv.
+  Checked against facts of the REAL file, not against any copy of ours: the published counts
+  (rows per usage, happy and sad faces per usage), and the pixels of every row FER+ names
+  (35,712 of 35,887) against the SHA-1 of that row's FER+ image (tools/sources/fer2013_rows.csv.gz,
+  made by tools/make_pins.py from the FER+ images), then one SHA-256 over all of them. Each
+  face's label and usage are the verified CSV's own. A face is named by its FER+ image name
+  (fer0000123.png, the name it has in ferplus/ too); rows FER+ names nothing, or whose FER+
+  image a later row overwrote, are named by usage and row (Training_row1234.png).
 
-Downloads go to ``DATA/downloads/`` (resumed when interrupted, each with a progress bar),
-every part is built in ``NAME.partial/`` and renamed into place only when complete and
-verified, and a folder this command did not make is never touched. A failure prints one
-line that says what to do by hand, and the exit code is 2.
+Downloads go to DATA/downloads/ (resumed when interrupted, each with a progress bar; an
+interrupted Kaggle download is started again), every part is built in NAME.partial/ and renamed
+into place only when complete and verified, and a folder this command did not make is never
+touched. Each source that fails gets one line that says what to do by hand, and the exit code is 2.
 """
 from __future__ import annotations
 
@@ -47,6 +51,7 @@ from PIL import Image
 
 from helpers import config
 from tools import download
+from tools.download import progress_bar
 
 SOURCES = Path(__file__).with_name("sources")
 MARKER = ".made_by_make_data"            # in every folder this command built
@@ -57,34 +62,32 @@ WEB_URL = f"https://raw.githubusercontent.com/{WEB_REPO}/{WEB_COMMIT}/data/"
 WEB_COUNTS = {"happy": 151, "sad": 150}
 
 FERPLUS_COMMIT = "ae2128abf776409c93e50cf7c9d87180673314e6"
-FERPLUS_VOTES = {"url": f"https://raw.githubusercontent.com/microsoft/FERPlus/{FERPLUS_COMMIT}/fer2013new.csv",
-                 "sha256": "9206e20d62f56475939f516847d61753e4860caeac9718b560129541b776fc2c",
-                 "size": 1_602_762}
+FERPLUS_VOTES_FILE = {"url": f"https://raw.githubusercontent.com/microsoft/FERPlus/{FERPLUS_COMMIT}/fer2013new.csv",
+                      "sha256": "9206e20d62f56475939f516847d61753e4860caeac9718b560129541b776fc2c",
+                      "size": 1_602_762}
+FERPLUS_PAGE = f"github.com/microsoft/FERPlus (commit {FERPLUS_COMMIT[:8]})"
 
 KAGGLE_CSV = "deadskull7/fer2013/versions/1"
 KAGGLE_PAGE = "https://www.kaggle.com/datasets/deadskull7/fer2013"
-# FER-2013's published sizes (Goodfellow et al. 2013) and the happy/sad faces the series uses.
+# FER-2013's published sizes (Goodfellow et al. 2013): rows per usage, happy and sad faces per usage.
 FER_USAGE_COUNTS = {"Training": 28_709, "PublicTest": 3_589, "PrivateTest": 3_589}
-FER_COUNTS = {("train", "happy"): 7_215, ("train", "sad"): 4_830,
-              ("test", "happy"): 895, ("test", "sad"): 653}
-FER_NON_FACES = 71                       # happy/sad faces FER+ left out (blank, icons, text)
-FERPLUS_FACES = 28_446
-# SHA-256 over the pixels of every pinned face, in order (tools/make_pins.py prints them).
-FER2013_PIXELS_SHA256 = "b4974657011c8da738c37fce5fe3d4dddbf467ed051f06851a36fa18b2ac0624"
-FERPLUS_PIXELS_SHA256 = "22ca44d45044b4f8ffcbe6126b06336650f250b02f08676cae04e3090c3c8b76"
+FER_CLASS_COUNTS = {("Training", "happy"): 7_215, ("Training", "sad"): 4_830,
+                    ("PublicTest", "happy"): 895, ("PublicTest", "sad"): 653,
+                    ("PrivateTest", "happy"): 879, ("PrivateTest", "sad"): 594}
+# The pins: for every row FER+ gives an image of its own, the first 12 hex digits of the SHA-1 of
+# that image's pixels (tools/make_pins.py), and one SHA-256 over those rows' whole SHA-1s (hex, one
+# line each, in row order).
+ROW_PINS = "fer2013_rows.csv.gz"
+FER2013_ROWS_SHA256 = "8c3a13eb9bf896657eccd01c0e50c710193104db66c0b98d6fbe543750d8af75"
 
 EMOTIONS = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")   # fer2013.csv's codes
 SPLIT_OF_USAGE = {"Training": "train", "PublicTest": "test"}                       # PrivateTest: unused
+TEST_USAGES = ("PublicTest", "PrivateTest")
 FERPLUS_FOLDER = {"Training": "FER2013Train", "PublicTest": "FER2013Valid", "PrivateTest": "FER2013Test"}
 VOTES = ["neutral", "happiness", "surprise", "sadness", "anger", "disgust", "fear", "contempt",
          "unknown", "NF"]
+FACE_SOURCE = "ferplus_png_exact_csv_pixels"   # manifest: a face FER+ names (helpers.data reads it)
 MIN_FREE_BYTES = 1 << 30                 # the CSV (~300 MB), its zip and the images fit in 1 GiB
-
-
-def _bar(iterable=None, **kwargs):
-    """A tqdm bar; in a log (no terminal) a line every 15 s instead of a redraw per step."""
-    from tqdm.auto import tqdm
-    return tqdm(iterable, mininterval=0.5 if sys.stderr.isatty() else 15, **kwargs)
 
 
 class DataError(Exception):
@@ -133,7 +136,7 @@ def fetch_web_photos(cache: Path) -> Path:
     folder = cache / "web"
     by_hand = (f"Download the folder data/ of github.com/{WEB_REPO} (commit {WEB_COMMIT[:8]}) by hand "
                f"and put its happy/ and sad/ into {cache.parent / 'web'}.")
-    with _bar(total=len(pins), desc="web photos", unit="photo") as bar:    # one bar for all files
+    with progress_bar(total=len(pins), desc="web photos", unit="photo") as bar:    # one bar for all files
         for name, digest in pins.items():
             try:
                 download.fetch(WEB_URL + urllib.parse.quote(name), digest, cache_dir=folder / Path(name).parent,
@@ -146,66 +149,149 @@ def fetch_web_photos(cache: Path) -> Path:
 
 def fetch_ferplus_votes(cache: Path) -> Path:
     try:
-        return download.fetch(FERPLUS_VOTES["url"], FERPLUS_VOTES["sha256"], cache_dir=cache,
-                              filename="fer2013new.csv", max_bytes=FERPLUS_VOTES["size"])
+        return download.fetch(FERPLUS_VOTES_FILE["url"], FERPLUS_VOTES_FILE["sha256"], cache_dir=cache,
+                              filename="fer2013new.csv", max_bytes=FERPLUS_VOTES_FILE["size"])
     except (download.ChecksumError, download.TooLargeError, OSError) as error:
         raise _explain(error, "FER+ votes (fer2013new.csv)",
-                       f"Download fer2013new.csv from github.com/microsoft/FERPlus (commit "
-                       f"{FERPLUS_COMMIT[:8]}) by hand and pass it with --ferplus-votes FILE.") from None
+                       f"Download fer2013new.csv from {FERPLUS_PAGE} by hand and pass it with "
+                       "--ferplus-votes FILE.") from None
 
 
-def fetch_fer2013_csv(cache: Path) -> Path:
-    """fer2013.csv through kagglehub (its own progress bar and resume)."""
-    by_hand = (f"Download it by hand from {KAGGLE_PAGE} (fer2013.csv, in a zip) and pass it with "
-               f"--fer2013-csv FILE.")
+FER2013_BY_HAND = (f"Download it by hand from {KAGGLE_PAGE} (fer2013.csv, in a zip; unzip it) and pass it "
+                   "with --fer2013-csv FILE.")
+
+
+def fetch_fer2013_csv(cache: Path, say=print) -> Path:
+    """fer2013.csv through kagglehub (its own progress bar). A download that was interrupted
+    leaves a file kagglehub has not marked complete; kagglehub then refuses to go on
+    (FileExistsError), so it is started again from the beginning."""
+    import kagglehub
+    folder = cache / "kaggle-fer2013"
     try:
-        import kagglehub
-        got = Path(kagglehub.dataset_download(KAGGLE_CSV, path="fer2013.csv",
-                                              output_dir=str(cache / "kaggle-fer2013")))
+        try:
+            got = kagglehub.dataset_download(KAGGLE_CSV, path="fer2013.csv", output_dir=str(folder))
+        except FileExistsError:
+            say(f"{folder}: an earlier download of fer2013.csv did not finish; downloading it again ...")
+            got = kagglehub.dataset_download(KAGGLE_CSV, path="fer2013.csv", output_dir=str(folder),
+                                             force_download=True)
     except Exception as error:   # noqa: BLE001 - kagglehub raises many kinds; each becomes one line
         cause = error
         if "connect" in type(error).__name__.lower() or "resolve" in str(error).lower():
             cause = urllib.error.URLError(str(error))
-        raise _explain(cause, "FER-2013 (fer2013.csv from Kaggle)", by_hand) from None
+        raise _explain(cause, "FER-2013 (fer2013.csv from Kaggle)", FER2013_BY_HAND) from None
+    got = Path(got)
     found = [got] if got.is_file() else sorted(got.rglob("fer2013.csv"))
     if not found:
-        raise DataError(f"FER-2013: the Kaggle download in {got} holds no fer2013.csv. {by_hand}")
+        raise DataError(f"FER-2013: the Kaggle download in {got} holds no fer2013.csv. {FER2013_BY_HAND}")
     return found[0]
+
+
+# ------------------------------------------------------------------ reading and verifying
+
+def _again(path: Path) -> str:
+    return f"Get fer2013.csv again from {KAGGLE_PAGE} and run make data again (or pass it with --fer2013-csv FILE)."
+
+
+def check_votes_file(votes_path: Path) -> None:
+    """The FER+ votes must be FERPlus's own fer2013new.csv: its size, then its SHA-256."""
+    size = votes_path.stat().st_size
+    if size != FERPLUS_VOTES_FILE["size"] or download.sha256_of(votes_path) != FERPLUS_VOTES_FILE["sha256"]:
+        raise DataError(f"{votes_path}: not FERPlus's fer2013new.csv ({size:,} bytes, its SHA-256 is not the "
+                        f"pinned one). Download fer2013new.csv from {FERPLUS_PAGE} and pass it with "
+                        "--ferplus-votes FILE.")
+
+
+def read_pixels(table: pd.DataFrame, csv_path: Path) -> np.ndarray:
+    """The ``pixels`` column as an (N, 48, 48) uint8 array; a row that is not 2,304 numbers in 0-255 is named."""
+    faces = np.empty((len(table), 48, 48), np.uint8)
+    rows = progress_bar(table["pixels"].items(), total=len(table), desc="reading faces", unit="face")
+    for i, (row, text) in enumerate(rows):
+        try:
+            values = np.array(text.split(), dtype=np.int64)
+        except (AttributeError, ValueError):
+            values = np.array([])
+        if values.size != 48 * 48 or values.min() < 0 or values.max() > 255:
+            raise DataError(f"{csv_path}: row {row} is not 2,304 pixel values in 0-255 (48x48). {_again(csv_path)}")
+        faces[i] = values.reshape(48, 48)
+    return faces
+
+
+def read_fer2013_csv(csv_path: Path, votes_path: Path) -> tuple[pd.DataFrame, np.ndarray]:
+    """fer2013.csv with FER+'s votes beside each row, and its faces; checked: the shape, the
+    published counts, the votes file, the same usage row by row, and every pinned row's pixels."""
+    try:
+        table = pd.read_csv(csv_path, dtype={"emotion": "Int64", "pixels": str, "Usage": str})
+    except (ValueError, pd.errors.ParserError, UnicodeDecodeError) as error:
+        raise DataError(f"{csv_path}: not the FER-2013 CSV ({str(error).splitlines()[0]}). Expected the "
+                        f"columns emotion, pixels, Usage. {_again(csv_path)}") from None
+    if list(table.columns) != ["emotion", "pixels", "Usage"]:
+        raise DataError(f"{csv_path}: columns {list(table.columns)}, expected emotion, pixels, Usage. "
+                        f"{_again(csv_path)}")
+    if table["emotion"].isna().any() or not table["emotion"].between(0, len(EMOTIONS) - 1).all():
+        raise DataError(f"{csv_path}: an emotion that is not a code 0-6. {_again(csv_path)}")
+    counts = {usage: int(n) for usage, n in table["Usage"].value_counts().items()}
+    if counts != FER_USAGE_COUNTS:
+        raise DataError(f"{csv_path}: row counts {counts}, published {FER_USAGE_COUNTS}. This is not the "
+                        f"complete fer2013.csv. {_again(csv_path)}")
+    table["class"] = [EMOTIONS[e] for e in table["emotion"]]
+    classes = {key: int(n) for key, n in table.groupby(["Usage", "class"]).size().items()
+               if key[1] in ("happy", "sad")}
+    if classes != FER_CLASS_COUNTS:
+        raise DataError(f"{csv_path}: happy/sad faces per usage {classes}, published {FER_CLASS_COUNTS}. "
+                        f"{_again(csv_path)}")
+    check_votes_file(votes_path)
+    votes = pd.read_csv(votes_path)
+    if len(votes) != len(table) or not (votes["Usage"].to_numpy() == table["Usage"].to_numpy()).all():
+        raise DataError(f"{votes_path}: its rows do not line up with {csv_path.name}'s (FER+ lists them in "
+                        f"the CSV's order). {_again(csv_path)}")
+    table["ferplus_name"] = votes["Image name"].to_numpy()
+    for column in VOTES:
+        table[f"ferplus_{column}"] = votes[column].to_numpy()
+    faces = read_pixels(table, csv_path)
+    table["pixsha1"] = [hashlib.sha1(face.tobytes()).hexdigest() for face in faces]
+    check_rows(table, csv_path)
+    check_all_rows(table, csv_path)
+    return table, faces
+
+
+def row_pins() -> pd.Series:
+    """row -> the first hex digits of the SHA-1 of its pixels, for every row FER+ gives an image of its own."""
+    pins = pd.read_csv(SOURCES / ROW_PINS, dtype={"row": int, "pix": str})
+    return pins.set_index("row")["pix"]
+
+
+def check_rows(table: pd.DataFrame, csv_path: Path | str = "fer2013.csv") -> None:
+    """Each row of ``table`` (indexed by its row in fer2013.csv, with ``pixsha1``) that has a pin
+    must have the pinned pixels; the first that does not is named, with how many more."""
+    pins = row_pins()
+    pinned = table.index.intersection(pins.index)
+    width = len(pins.iloc[0])
+    wrong = [row for row in pinned if table.at[row, "pixsha1"][:width] != pins[row]]
+    if wrong:
+        first = table.loc[wrong[0]]
+        more = f" (and {len(wrong) - 1:,} more rows)" if len(wrong) > 1 else ""
+        raise DataError(f"{csv_path}: row {wrong[0]} ({first['Usage']}, {EMOTIONS[first['emotion']]}) does not "
+                        f"have the pixels of the real fer2013.csv{more}. {_again(Path(csv_path))}")
+
+
+def check_all_rows(table: pd.DataFrame, csv_path: Path | str = "fer2013.csv") -> None:
+    """The SHA-256 over the whole SHA-1s of every pinned row, in row order, must be the pinned one."""
+    pinned = table.loc[table.index.intersection(row_pins().index), "pixsha1"]
+    digest = hashlib.sha256("".join(f"{sha}\n" for sha in pinned).encode()).hexdigest()
+    if digest != FER2013_ROWS_SHA256:
+        raise DataError(f"{csv_path}: its pixels' SHA-256 is not the pinned one. {_again(Path(csv_path))}")
 
 
 # ------------------------------------------------------------------ building
 
-def read_fer2013_csv(csv_path: Path, votes_path: Path) -> pd.DataFrame:
-    """fer2013.csv with FER+'s votes beside each row (checked: same rows, same usages)."""
-    try:
-        table = pd.read_csv(csv_path, dtype={"emotion": int, "pixels": str, "Usage": str})
-    except (ValueError, pd.errors.ParserError) as error:
-        raise DataError(f"{csv_path}: not the FER-2013 CSV ({error}). Expected the columns emotion, pixels, Usage; "
-                        f"download it again from {KAGGLE_PAGE}.") from None
-    if list(table.columns) != ["emotion", "pixels", "Usage"]:
-        raise DataError(f"{csv_path}: columns {list(table.columns)}, expected emotion, pixels, Usage. "
-                        f"Download fer2013.csv again from {KAGGLE_PAGE}.")
-    counts = table["Usage"].value_counts().to_dict()
-    if counts != FER_USAGE_COUNTS:
-        raise DataError(f"{csv_path}: row counts {counts}, published {FER_USAGE_COUNTS}. "
-                        f"This is not the complete fer2013.csv; download it again from {KAGGLE_PAGE}.")
-    votes = pd.read_csv(votes_path)
-    if len(votes) != len(table) or not (votes["Usage"].to_numpy() == table["Usage"].to_numpy()).all():
-        raise DataError(f"{votes_path}: its rows do not line up with {csv_path.name}'s (FER+ lists them in "
-                        "the CSV's order). Use the original fer2013.csv and FERPlus's fer2013new.csv.")
-    table["class"] = [EMOTIONS[e] for e in table["emotion"]]
-    table["ferplus_name"] = votes["Image name"].to_numpy()
-    for column in VOTES:
-        table[f"ferplus_{column}"] = votes[column].to_numpy()
-    return table
-
-
-def _pixels(text: str) -> np.ndarray:
-    values = np.array(text.split(), dtype=np.uint8)
-    if values.size != 48 * 48:
-        raise DataError(f"fer2013.csv: a row has {values.size} pixels, expected 2304 (48x48). "
-                        f"Download it again from {KAGGLE_PAGE}.")
-    return values.reshape(48, 48)
+def face_names(table: pd.DataFrame) -> pd.Series:
+    """row -> file stem. A row FER+ gives an image of its own is named as that image (fer0000123);
+    FER+'s script writes a repeated name's last row, so an earlier row with that name, and a row
+    FER+ names nothing, is named by usage and row (Training_row5274)."""
+    names = table["ferplus_name"].astype("string").str.strip().str.removesuffix(".png")
+    own = names.notna() & ~names.duplicated(keep="last")
+    by_row = table["Usage"] + "_row" + table.index.astype(str)
+    return names.where(own, by_row).astype(str)
 
 
 def _save_png(array: np.ndarray, path: Path) -> None:
@@ -213,119 +299,66 @@ def _save_png(array: np.ndarray, path: Path) -> None:
     Image.fromarray(array, "L").save(path)
 
 
-def _aggregate(raw_in_order, aggregate: str, what: str) -> None:
-    """The SHA-256 over all pinned pixels, in the pins' order, must be the pinned one."""
-    digest = hashlib.sha256()
-    for data in raw_in_order:
-        digest.update(data)
-    if digest.hexdigest() != aggregate:
-        raise DataError(f"{what}: the pixels' SHA-256 is not the pinned one. Download fer2013.csv "
-                        f"again from {KAGGLE_PAGE}.")
-
-
-def name_faces(faces: pd.DataFrame, sha: dict, pins: pd.DataFrame) -> dict:
-    """row -> file name, matching each FER+ face to a pinned name by usage, class and pixels.
-
-    The Kaggle image-folder copy's names are not in the CSV, so a face is found by its
-    pixels; faces with equal pixels (FER-2013 has exact duplicates) get their names in order.
-    """
-    pins = pins.assign(usage=pins["name"].str.split("_").str[0]).sort_values("name")
-    wanted = pins.groupby(["usage", "class", "pix"])["name"].apply(list).to_dict()
-    width = len(pins["pix"].iloc[0])
-    names = {}
-    for row, face in faces.iterrows():
-        queue = wanted.get((face["Usage"], face["class"], sha[row][:width]))
-        if not queue:
-            raise DataError(f"FER-2013: fer2013.csv row {row} ({face['Usage']}, {face['class']}) is not a "
-                            f"pinned face. Download fer2013.csv again from {KAGGLE_PAGE}.")
-        names[row] = queue.pop(0)
-    left = sum(len(q) for q in wanted.values())
-    if left:
-        raise DataError(f"FER-2013: {left} pinned faces are not in this fer2013.csv. Download it again "
-                        f"from {KAGGLE_PAGE}.")
-    return names
-
-
-def build_fer2013(table: pd.DataFrame, dest: Path) -> None:
-    """``dest/{train,test}/{happy,sad}/NAME.png`` and ``dest/manifest.csv`` from the table."""
-    pins = pd.read_csv(SOURCES / "fer2013_happy_sad.csv.gz")
+def fer2013_manifest(table: pd.DataFrame) -> pd.DataFrame:
+    """One row per happy or sad Training and PublicTest face: where it goes and what is known of it."""
     happy_sad = table[table["class"].isin(["happy", "sad"])]
-    raw = {row: _pixels(text).tobytes() for row, text in
-           _bar(happy_sad["pixels"].items(), total=len(happy_sad), desc="FER-2013 happy/sad", unit="face")}
-    sha = {row: hashlib.sha1(data).hexdigest() for row, data in raw.items()}
-    used = happy_sad[happy_sad["Usage"].isin(SPLIT_OF_USAGE)]
-    named = used["ferplus_name"].notna()
-    names = name_faces(used[named], sha, pins)
-    _aggregate((raw[row] for row, _ in sorted(names.items(), key=lambda item: item[1])),
-               FER2013_PIXELS_SHA256, "FER-2013")
-    non_faces = used[~named]
-    if len(non_faces) != FER_NON_FACES:
-        raise DataError(f"FER-2013: {len(non_faces)} happy/sad images without a FER+ face, published "
-                        f"{FER_NON_FACES}. Download fer2013.csv again from {KAGGLE_PAGE}.")
-    for row in non_faces.index:      # FER+ judged them no face: kept, marked, named by row
-        names[row] = f"{table.at[row, 'Usage']}_row{row}"
-
     # Exact duplicates among the happy/sad faces of all three FER-2013 parts.
     usage = happy_sad["Usage"].str.lower().replace({"training": "train"})      # as in the manifest
-    info = pd.DataFrame({"sha": pd.Series(sha), "usage": usage, "class": happy_sad["class"]})
+    group = pd.DataFrame({"sha": happy_sad["pixsha1"], "usage": usage, "class": happy_sad["class"]}).groupby("sha")
     joined = lambda values: "|".join(sorted(set(values)))  # noqa: E731
-    group = info.groupby("sha")
-    info["dup_group_size"] = group["usage"].transform("size")
-    info["dup_splits"] = group["usage"].transform(joined)
-    info["dup_labels"] = group["class"].transform(joined)
+    used = happy_sad[happy_sad["Usage"].isin(SPLIT_OF_USAGE)]
+    names = face_names(table)
+    is_face = used["ferplus_name"].notna()
+    manifest = pd.DataFrame({
+        "path": used["Usage"].map(SPLIT_OF_USAGE) + "/" + used["class"] + "/" + names[used.index] + ".png",
+        "split": used["Usage"].map(SPLIT_OF_USAGE), "fer2013_usage": used["Usage"], "label_fer2013": used["class"],
+        "fer2013_csv_row": used.index,
+        "ferplus_png": ("data/" + used["Usage"].map(FERPLUS_FOLDER) + "/" + used["ferplus_name"]).where(is_face, ""),
+        "pixel_source": np.where(is_face, FACE_SOURCE, "fer2013_csv_not_in_ferplus"),
+        **{f"ferplus_{v}": used[f"ferplus_{v}"].where(is_face) for v in VOTES},
+        "pixsha1": used["pixsha1"],
+        "dup_group_size": group["usage"].transform("size")[used.index],
+        "dup_splits": group["usage"].transform(joined)[used.index],
+        "dup_labels": group["class"].transform(joined)[used.index]})
+    return manifest
 
-    records = []
-    for row, face in used.iterrows():
-        split, name = SPLIT_OF_USAGE[face["Usage"]], names[row]
-        path = f"{split}/{face['class']}/{name}.png"
-        pixels = np.frombuffer(raw[row], np.uint8).reshape(48, 48)
+
+def build_fer2013(table: pd.DataFrame, faces: np.ndarray, dest: Path) -> None:
+    """``dest/{train,test}/{happy,sad}/NAME.png`` and ``dest/manifest.csv`` from the verified table."""
+    manifest = fer2013_manifest(table)
+    position = pd.Series(np.arange(len(table)), index=table.index)
+    stds = []
+    paths = progress_bar(manifest["path"].items(), total=len(manifest), desc="FER-2013 happy/sad", unit="face")
+    for row, path in paths:
+        pixels = faces[position[row]]
         _save_png(pixels, dest / path)
-        is_face = bool(named[row])
-        records.append({
-            "path": path, "split": split, "fer2013_usage": face["Usage"], "label_fer2013": face["class"],
-            "kaggle_name": f"{name}.jpg" if is_face else "", "fer2013_csv_row": row,
-            "ferplus_png": f"data/{FERPLUS_FOLDER[face['Usage']]}/{face['ferplus_name']}" if is_face else "",
-            "pixel_source": "ferplus_png_exact_csv_pixels" if is_face else "fer2013_csv_not_in_ferplus",
-            "match_rmse": 0.0 if is_face else "",   # the CSV's pixels are the pixels: nothing matched
-            **{f"ferplus_{v}": face[f"ferplus_{v}"] if is_face else "" for v in VOTES},
-            "std": round(float(pixels.std()), 2), "pixsha1": sha[row],
-            **info.loc[row, ["dup_group_size", "dup_splits", "dup_labels"]].to_dict()})
-    manifest = pd.DataFrame.from_records(records)
-    have = {key: int(n) for key, n in manifest.groupby(["split", "label_fer2013"]).size().items()}
-    if have != FER_COUNTS:
-        raise DataError(f"FER-2013: built {have} faces, published {FER_COUNTS}. Download fer2013.csv again "
-                        f"from {KAGGLE_PAGE}.")
+        stds.append(round(float(pixels.std()), 2))
+    manifest.insert(manifest.columns.get_loc("pixsha1"), "std", stds)
     manifest.sort_values("path").to_csv(dest / "manifest.csv", index=False)
 
 
-def build_ferplus(table: pd.DataFrame, dest: Path) -> None:
-    """``dest/train/ferNNNNNNN.png`` + ``train_votes.csv``: the pinned FER+ training faces.
+def ferplus_rows(table: pd.DataFrame) -> pd.Index:
+    """The Training rows that ``ferplus/`` holds: each FER+ image of a Training face (a repeated
+    name: its last row, as FER+'s script writes it), less those whose pixels are a happy or sad
+    PublicTest or PrivateTest face (FER-2013 holds exact duplicates across its parts)."""
+    names = face_names(table)
+    own = table["ferplus_name"].notna() & (names + ".png" == table["ferplus_name"].astype("string").str.strip())
+    tests = table["Usage"].isin(TEST_USAGES) & table["class"].isin(["happy", "sad"])
+    keep = own & (table["Usage"] == "Training") & ~table["pixsha1"].isin(set(table.loc[tests, "pixsha1"]))
+    return table.index[keep]
 
-    FER+ names three training faces twice; its own script writes the later row's pixels
-    last. Here the row whose pixels match the pin is taken, whichever it is.
-    """
-    pins = pd.read_csv(SOURCES / "ferplus_train.csv.gz")
-    training = table[(table["Usage"] == "Training") & table["ferplus_name"].notna()]
-    candidates = {}
-    for row, name in training["ferplus_name"].items():
-        candidates.setdefault(name.strip(), []).append(row)
-    raw, chosen = {}, []
-    for name, pix in _bar(zip(pins["image"], pins["pix"]), total=len(pins), desc="FER+ faces", unit="face"):
-        rows = candidates.get(name, [])
-        datas = [_pixels(table.at[r, "pixels"]).tobytes() for r in rows]
-        match = [d for d in datas if hashlib.sha1(d).hexdigest()[:len(pix)] == pix]
-        if not match:
-            raise DataError(f"FER+ faces: {name} is missing or its pixels are not the pinned ones. "
-                            f"Download fer2013.csv again from {KAGGLE_PAGE}.")
-        raw[name] = match[0]
-        chosen.append(rows[datas.index(match[0])])
-        _save_png(np.frombuffer(match[0], np.uint8).reshape(48, 48), dest / "train" / name)
-    _aggregate((raw[name] for name in pins["image"]), FERPLUS_PIXELS_SHA256, "FER+ faces")
-    votes = table.loc[chosen, [f"ferplus_{v}" for v in VOTES]]
+
+def build_ferplus(table: pd.DataFrame, faces: np.ndarray, dest: Path) -> None:
+    """``dest/train/ferNNNNNNN.png`` + ``train_votes.csv`` (the CSV's order): the FER+ training faces."""
+    rows = ferplus_rows(table)
+    position = pd.Series(np.arange(len(table)), index=table.index)
+    names = table.loc[rows, "ferplus_name"].str.strip()
+    for row, name in progress_bar(names.items(), total=len(names), desc="FER+ faces", unit="face"):
+        _save_png(faces[position[row]], dest / "train" / name)
+    votes = table.loc[rows, [f"ferplus_{v}" for v in VOTES]]
     votes.columns = VOTES
-    votes.insert(0, "image", list(pins["image"]))
-    votes["first_row"] = [candidates[name][0] for name in pins["image"]]      # the CSV's order
-    votes.sort_values("first_row").drop(columns="first_row").to_csv(dest / "train_votes.csv", index=False)
+    votes.insert(0, "image", names.to_numpy())
+    votes.to_csv(dest / "train_votes.csv", index=False)
 
 
 def build_web(photos: Path, dest: Path) -> None:
@@ -360,10 +393,21 @@ def _install(build, folder: Path, sources: dict) -> None:
     partial.rename(folder)
 
 
+def _fetch_each(fetchers: dict) -> tuple[dict, list[str]]:
+    """Run every fetcher, even after one fails: name -> path, and one error line per failure."""
+    got, errors = {}, []
+    for name, fetch in fetchers.items():
+        try:
+            got[name] = fetch()
+        except DataError as error:
+            errors.append(str(error))
+    return got, errors
+
+
 def get_data(data: Path, parts=("web", "fer2013", "ferplus"), fer2013_csv: Path | None = None,
              ferplus_votes: Path | None = None, say=print) -> list[str]:
     """Build each missing part of ``data``; returns the error lines (empty: all done)."""
-    cache, errors = data / "downloads", []
+    cache = data / "downloads"
     todo = []
     for part in parts:
         state = _status(data / part)
@@ -374,40 +418,56 @@ def get_data(data: Path, parts=("web", "fer2013", "ferplus"), fer2013_csv: Path 
         else:
             todo.append(part)
     if not todo:
-        return errors
+        return []
     try:
         _check_space(data)
     except DataError as error:
         return [str(error)]
 
+    fetchers = {}
     if "web" in todo:
+        fetchers["web"] = lambda: fetch_web_photos(cache)
+    fer_parts = [p for p in todo if p in ("fer2013", "ferplus")]
+    if fer_parts:
+        fetchers["votes"] = lambda: ferplus_votes or fetch_ferplus_votes(cache)
+        fetchers["csv"] = lambda: fer2013_csv or fetch_fer2013_csv(cache, say)
+    got, errors = _fetch_each(fetchers)          # every source is tried: each failure gets its line
+
+    if "web" in got:
         try:
-            photos = fetch_web_photos(cache)
-            _install(lambda d: build_web(photos, d), data / "web", {"web": f"{WEB_REPO}@{WEB_COMMIT}"})
+            _install(lambda d: build_web(got["web"], d), data / "web", {"web": f"{WEB_REPO}@{WEB_COMMIT}"})
             say(f"{data / 'web'}: {sum(WEB_COUNTS.values())} photos, each SHA-256 checked.")
         except DataError as error:
             errors.append(str(error))
-    fer_parts = [p for p in todo if p in ("fer2013", "ferplus")]
-    if fer_parts:
+    if fer_parts and "votes" in got and "csv" in got:
         try:
-            votes_path = ferplus_votes or fetch_ferplus_votes(cache)
-            csv_path = fer2013_csv or fetch_fer2013_csv(cache)
+            csv_path, votes_path = Path(got["csv"]), Path(got["votes"])
             say(f"reading {csv_path} ...")
-            table = read_fer2013_csv(Path(csv_path), Path(votes_path))
+            try:
+                table, faces = read_fer2013_csv(csv_path, votes_path)
+            except DataError as error:
+                if fer2013_csv is None:       # our own download is wrong: delete it, so the next run fetches anew
+                    shutil.rmtree(cache / "kaggle-fer2013", ignore_errors=True)
+                    raise DataError(f"{error} (The downloaded copy was deleted.)") from None
+                raise
+            say(f"{csv_path}: {len(table):,} rows, every pinned row's pixels checked.")
             sources = {"fer2013.csv": str(csv_path), "fer2013new.csv": f"microsoft/FERPlus@{FERPLUS_COMMIT}"}
             if "fer2013" in fer_parts:
-                _install(lambda d: build_fer2013(table, d), data / "fer2013", sources)
-                say(f"{data / 'fer2013'}: {sum(FER_COUNTS.values())} happy/sad faces + manifest.csv, pixels checked.")
+                _install(lambda d: build_fer2013(table, faces, d), data / "fer2013", sources)
+                say(f"{data / 'fer2013'}: the happy and sad faces of Training and PublicTest + manifest.csv.")
             if "ferplus" in fer_parts:
-                _install(lambda d: build_ferplus(table, d), data / "ferplus", sources)
-                say(f"{data / 'ferplus'}: {FERPLUS_FACES} training faces + train_votes.csv, pixels checked.")
+                _install(lambda d: build_ferplus(table, faces, d), data / "ferplus", sources)
+                say(f"{data / 'ferplus'}: {len(ferplus_rows(table)):,} training faces + train_votes.csv.")
         except DataError as error:
             errors.append(str(error))
     return errors
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tools.get_data", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m tools.get_data",
+        description="make data: fetch the real data (the web photos, FER-2013 and the FER+ votes) from their "
+                    "public sources, verified, into the data folder. README: 'Where data goes'.")
     parser.add_argument("--data", type=Path, default=None, help="the data folder (default: $HAPPYSAD_DATA or data/)")
     parser.add_argument("--only", default="web,fer2013,ferplus", help="comma-separated parts to build")
     parser.add_argument("--fer2013-csv", type=Path, help="a fer2013.csv you downloaded yourself")
@@ -433,6 +493,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"make run: no data in {data}; fetching it first (make data) ...")
     print(f"make data: into {data}")
     errors = get_data(data, parts, args.fer2013_csv, args.ferplus_votes)
+    sys.stdout.flush()
     for line in errors:
         print(f"make data: {line}", file=sys.stderr)
     if errors and args.if_none:

@@ -1,16 +1,18 @@
-"""Write the pins ``make data`` checks against, from a trusted copy of the data.
+"""Write the pins ``make data`` checks against, from facts of the real sources.
 
-``python -m tools.make_pins DATA`` (maintainers only; ``DATA`` laid out as ``make data``
-builds it, e.g. the developers' ``../shared/data``) writes ``tools/sources/``:
+``python -m tools.make_pins DATA`` (maintainers only; ``DATA`` is the developers' ``../shared/data``)
+writes ``tools/sources/``:
 
-* ``web_photos.sha256`` - the SHA-256 of every web photo (``sha256sum`` format);
-* ``fer2013_happy_sad.csv.gz`` - each happy/sad FER-2013 face with a FER+ image: its file
-  name (the Kaggle image-folder copy's), class and the first 12 hex digits of the SHA-1 of
-  its pixels (faces are matched to ``fer2013.csv`` rows by pixels: the copy's names are not
-  in the CSV);
-* ``ferplus_train.csv.gz`` - each face of ``ferplus/train``: name and pixel SHA-1 prefix;
+* ``web_photos.sha256`` - the SHA-256 of every photo of ``DATA/web`` (``sha256sum`` format): the
+  original tutorial's photos, checked equal to its repository's files at the pinned commit;
+* ``fer2013_rows.csv.gz`` - from ``DATA/fer2013_reference/row_pixel_sha1.csv``, the facts of the
+  real ``fer2013.csv`` (the SHA-1 of the pixels of every row FER+ gives an image, computed from
+  FER+'s images, which FER+'s own script writes from the CSV): each row and the first
+  :data:`PIN_HEX` hex digits of that SHA-1;
 
-and prints the SHA-256 of all pinned pixels in name order (``tools.get_data`` holds them).
+and prints the SHA-256 over those rows' whole SHA-1s (hex, one line each, in row order), which
+``tools.get_data.FER2013_ROWS_SHA256`` holds. Nothing here reads ``DATA/fer2013``: it is a near
+copy (rebuilt from a JPEG copy of FER-2013), and a check derived from it refuses the real file.
 """
 from __future__ import annotations
 
@@ -18,15 +20,17 @@ import hashlib
 import sys
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
-from PIL import Image
 
 SOURCES = Path(__file__).with_name("sources")
+PIN_HEX = 12                       # 48 bits a row: a changed row is found; the SHA-256 covers the rest
 
 
-def pixels(path: Path) -> bytes:
-    return np.asarray(Image.open(path).convert("L"), dtype=np.uint8).tobytes()
+def fer2013_row_pins(reference: Path) -> tuple[pd.DataFrame, str]:
+    """(row, pix) for every row of the reference, and the SHA-256 over the whole SHA-1s in row order."""
+    facts = pd.read_csv(reference, dtype={"row": int, "pixels_sha1": str}).sort_values("row")
+    digest = hashlib.sha256("".join(f"{sha}\n" for sha in facts["pixels_sha1"]).encode()).hexdigest()
+    return pd.DataFrame({"row": facts["row"], "pix": facts["pixels_sha1"].str[:PIN_HEX]}), digest
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -37,23 +41,9 @@ def main(argv: list[str] | None = None) -> int:
         lines.append(f"{hashlib.sha256(path.read_bytes()).hexdigest()}  {path.relative_to(data / 'web').as_posix()}")
     (SOURCES / "web_photos.sha256").write_text("\n".join(lines) + "\n")
 
-    manifest = pd.read_csv(data / "fer2013" / "manifest.csv")
-    faces = manifest[manifest["pixel_source"] == "ferplus_png_exact_csv_pixels"]
-    digest, rows = hashlib.sha256(), []
-    for row in faces.sort_values("path", key=lambda p: p.map(lambda x: Path(x).stem)).itertuples():
-        raw = pixels(data / "fer2013" / row.path)
-        digest.update(raw)
-        rows.append((Path(row.path).stem, row.label_fer2013, hashlib.sha1(raw).hexdigest()[:12]))
-    pd.DataFrame(rows, columns=["name", "class", "pix"]).to_csv(SOURCES / "fer2013_happy_sad.csv.gz", index=False)
-    print("FER2013_PIXELS_SHA256 =", digest.hexdigest(), len(rows))
-
-    digest, rows = hashlib.sha256(), []
-    for path in sorted((data / "ferplus" / "train").glob("*.png")):
-        raw = pixels(path)
-        digest.update(raw)
-        rows.append((path.name, hashlib.sha1(raw).hexdigest()[:12]))
-    pd.DataFrame(rows, columns=["image", "pix"]).to_csv(SOURCES / "ferplus_train.csv.gz", index=False)
-    print("FERPLUS_PIXELS_SHA256 =", digest.hexdigest(), len(rows))
+    pins, digest = fer2013_row_pins(data / "fer2013_reference" / "row_pixel_sha1.csv")
+    pins.to_csv(SOURCES / "fer2013_rows.csv.gz", index=False, compression={"method": "gzip", "mtime": 0})
+    print("FER2013_ROWS_SHA256 =", digest, len(pins))
     return 0
 
 
