@@ -122,7 +122,7 @@ def fetch(url: str, sha256: str, cache_dir: Path | str | None = None,
             if not resumed:
                 have = 0                        # the server sends it all again
             if response.length is not None:
-                progress.reset(total=have + response.length)
+                progress.total = have + response.length      # (reset() would draw the bar at once)
             progress.update(have)
             with open(part, "ab" if resumed else "wb") as out:
                 for block in iter(lambda: response.read(CHUNK), b""):
