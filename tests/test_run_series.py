@@ -172,3 +172,11 @@ def test_on_a_terminal_one_line_is_redrawn_in_place():
 def test_runner_peak_memory_is_in_megabytes():
     peak = run_series.runner_peak_mb()
     assert peak is not None and 0.5 * psutil.Process().memory_info().rss / 1e6 < peak < 100_000
+
+
+def test_the_last_line_says_when_the_run_used_the_synthetic_demo(tmp_path):
+    real = run_series.closing_line(tmp_path / "index.html", 75, "real data: /data")
+    demo = run_series.closing_line(tmp_path / "index.html", 75, "SYNTHETIC demo (drawn faces): /data/synthetic")
+    assert real == f"Report: {(tmp_path / 'index.html').resolve()}  (the whole run took 1:15)"
+    assert "SYNTHETIC" not in real
+    assert demo.startswith(real) and "ON THE SYNTHETIC DEMO" in demo and "make data" in demo

@@ -507,6 +507,15 @@ def write_index(results: list[Result], out_dir: Path, mode: str, data: str,
     return index
 
 
+def closing_line(index: Path, seconds: float, data: str) -> str:
+    """make run's last line: the report, the time, and, loudly, when the run used the synthetic demo."""
+    line = f"Report: {index.resolve()}  (the whole run took {clock(seconds)})"
+    if data.startswith("SYNTHETIC"):
+        line += ("  -- ON THE SYNTHETIC DEMO (drawn faces), not real data: its numbers say nothing about "
+                 "real faces. Get the data with `make data`, then `make run` again.")
+    return line
+
+
 def run(notebooks_dir: Path | str | None = None, out_dir: Path | str | None = None,
         only: list[str] | str | None = None, timeout: int | None = None,
         kernel: str = "python3") -> tuple[int, list[Result]]:
@@ -543,7 +552,7 @@ def run(notebooks_dir: Path | str | None = None, out_dir: Path | str | None = No
     if message:
         print("\n" + message)
     print(f"\nTimings: {out_dir / 'timings.csv'}")
-    print(f"Report: {index.resolve()}  (the whole run took {clock(whole)})", flush=True)
+    print(closing_line(index, whole, data), flush=True)
     return (0 if all(r.status == "ok" for r in results) else 1), results
 
 
