@@ -15,6 +15,7 @@ import pandas as pd
 from sklearn import metrics as skm
 
 from . import config
+from .model_files import decide
 
 
 def predict_proba(model, images, batch_size: int = 256) -> np.ndarray:
@@ -47,7 +48,7 @@ def scores(y_true, p_class1, threshold: float = 0.5, class_names=("happy", "sad"
     """
     y_true = np.asarray(y_true).astype(int)
     p = np.asarray(p_class1, dtype=float)
-    y_pred = (p >= threshold).astype(int)
+    y_pred = decide(p, threshold)
     out = {"accuracy": skm.accuracy_score(y_true, y_pred),
            "balanced_accuracy": skm.balanced_accuracy_score(y_true, y_pred)}
     prec, rec, f1, _ = skm.precision_recall_fscore_support(y_true, y_pred, labels=[0, 1],
@@ -133,7 +134,7 @@ def confident_mistakes(rows: pd.DataFrame, p_class1, threshold: float = 0.5,
     p = np.asarray(p_class1, dtype=float)
     if len(p) != len(rows):
         raise ValueError(f"{len(rows)} rows but {len(p)} probabilities")
-    predicted = (p >= threshold).astype(int)
+    predicted = decide(p, threshold)
     out = rows.assign(p_class1=p, predicted=np.asarray(class_names, dtype=object)[predicted],
                       confidence=np.where(predicted == 1, p, 1.0 - p))
     out = out[predicted != rows["label"].to_numpy().astype(int)]

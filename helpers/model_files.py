@@ -1,8 +1,10 @@
-"""Saved model files: safe loading, the facts saved beside them, a layer table. No architecture lives here.
+"""Saved model files: safe loading, the facts saved beside them, the decision rule, a layer table.
+No architecture lives here.
 
 Beside each trained ``name.keras`` (lesson 03) sits ``name.json``: what lesson 03 measured (class names,
 epochs, training time, ...) and, once lesson 04 has chosen it on validation, the decision ``threshold``.
-Lesson 07 writes the same facts beside each ``.tflite`` file. Everything that predicts reads them.
+Lesson 07 writes the same facts beside each ``.tflite`` file. Everything that predicts reads them, and
+every answer is :func:`decide`: the one place a probability is compared with a threshold.
 """
 from __future__ import annotations
 
@@ -10,7 +12,21 @@ import json
 import zipfile
 from pathlib import Path
 
+import numpy as np
+
 from . import config
+
+DEFAULT_THRESHOLD = 0.5     # the threshold before lesson 04 has chosen one on validation
+
+
+def decide(p_class1, threshold: float = DEFAULT_THRESHOLD):
+    """The decision rule of the series: class 1 when P(class 1) >= ``threshold``, else class 0.
+
+    An array gives an int array of 0s and 1s, one number gives an int. A probability exactly on
+    the threshold is class 1. Scores, mistakes, plots, ``predict`` and the TFLite path all call this.
+    """
+    chosen = np.asarray(p_class1, dtype=float) >= float(threshold)
+    return chosen.astype(int) if chosen.ndim else int(chosen)
 
 
 def load_model(path: Path | str, notebook: str = "03_train"):
@@ -37,7 +53,17 @@ def facts_path(model_path: Path | str) -> Path:
 def read_facts(model_path: Path | str) -> dict:
     """The facts saved beside a model, or ``{}`` when there are none."""
     path = facts_path(model_path)
-    return json.loads(path.read_text()) if path.exists() else {}
+    if not path.exists():
+        return {}
+    try:
+        facts = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise ValueError(f"{path}: not a facts file this series wrote ({error}). Delete it and run the "
+                         "notebook that writes it again (03_train; 04_evaluate for the threshold).") from None
+    if not isinstance(facts, dict):
+        raise ValueError(f"{path}: not a facts file this series wrote (no JSON object). Delete it and run "
+                         "the notebook that writes it again (03_train; 04_evaluate for the threshold).")
+    return facts
 
 
 def write_facts(model_path: Path | str, *, fresh: bool = False, **updates) -> dict:

@@ -88,7 +88,8 @@ def confusion_matrix(y, p, threshold: float = 0.5, class_names=("happy", "sad"),
     from sklearn.metrics import confusion_matrix as sk_confusion
 
     y = np.asarray(y).astype(int)
-    predicted = (np.asarray(p, dtype=float) >= threshold).astype(int)
+    from .model_files import decide
+    predicted = decide(p, threshold)
     counts = sk_confusion(y, predicted, labels=[0, 1])
     rows = counts.sum(axis=1, keepdims=True)
     shares = np.divide(counts, rows, out=np.zeros(counts.shape), where=rows > 0)

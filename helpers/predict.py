@@ -27,7 +27,7 @@ import numpy as np
 from . import config, data, model_files
 from . import faces as face_module     # `faces` is the setting: which faces to answer for
 
-DEFAULT_THRESHOLD = 0.5
+DEFAULT_THRESHOLD = model_files.DEFAULT_THRESHOLD
 
 
 def default_class_names() -> tuple[str, ...]:
@@ -163,7 +163,7 @@ def predict_faces(model, rgb_image, faces: str = "largest", class_names=None,
     ``faces``: ``"largest"`` (one face), ``"all"``, or ``"off"`` (the whole image is
     the face, for ready-made crops like FER-2013). When no face is found, the whole image
     is classified instead (``"face": "whole image"``), unless ``whole_image=False``: then
-    the answer is ``[]``. The label is ``class_names[int(p >= threshold)]``; ``threshold``
+    the answer is ``[]``. The label is ``class_names[model_files.decide(p, threshold)]``; ``threshold``
     and ``class_names`` default to the model's saved facts.
     """
     predictor = load_predictor(model)
@@ -183,7 +183,7 @@ def predict_faces(model, rgb_image, faces: str = "largest", class_names=None,
     p = np.asarray(predictor.predict_proba(np.round(batch).astype(np.uint8)), float).reshape(-1)
     out = []
     for face, p1 in zip(boxes, p):
-        index = int(p1 >= threshold)
+        index = model_files.decide(p1, threshold)
         out.append({"box": tuple(int(v) for v in face.box), "eyes": face.eyes,
                     "face": "whole image" if face.detector == "off" else "detected",
                     "label": names[index], "class_index": index,

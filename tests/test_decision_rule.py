@@ -10,6 +10,7 @@ from pathlib import Path
 
 import keras
 import nbformat
+import numpy as np
 import pandas as pd
 
 from helpers import config, model_files
@@ -60,3 +61,31 @@ def test_every_model_lesson_03_saves_gets_fresh_facts():
     # Every training cell that checkpoints into models/ (make_callbacks) also runs keep_best.
     trains = [code for code in cells if "make_callbacks(" in code and "def make_callbacks(" not in code]
     assert trains and all("keep_best(" in code for code in trains)
+
+
+# ---------------------------------------------------------------- the one decision rule
+
+class OnTheThreshold:
+    """A predictor whose every answer is exactly its threshold: the rule must say class 1."""
+    threshold, flip, class_names, input_shape = 0.25, False, ["happy", "sad"], (48, 48, 1)
+
+    def predict_proba(self, images):
+        return np.full(len(images), 0.25, np.float32)
+
+
+def test_a_probability_on_the_threshold_is_class_1():
+    assert model_files.decide(0.25, 0.25) == 1 and model_files.decide(0.2499, 0.25) == 0
+    np.testing.assert_array_equal(model_files.decide(np.array([0.1, 0.5, 0.9]), 0.5), [0, 1, 1])
+    assert model_files.decide(0.5) == 1                              # the default threshold is 0.5
+
+
+def test_every_answer_uses_the_decision_rule():
+    from helpers import evaluation, plots, predict
+    y, p = np.array([1, 1, 0, 0]), np.array([0.25, 0.25, 0.1, 0.1])
+    assert evaluation.scores(y, p, threshold=0.25)["accuracy"] == 1.0          # 0.25 -> class 1, 0.1 -> class 0
+    mistakes = evaluation.confident_mistakes(pd.DataFrame({"label": [0, 1]}), [0.25, 0.2], threshold=0.25)
+    assert list(mistakes.sort_index()["predicted"]) == ["sad", "happy"]
+    figure = plots.confusion_matrix(y, p, threshold=0.25)
+    assert "2\n100%" in [text.get_text() for text in figure.axes[0].texts]
+    face = predict.predict_faces(OnTheThreshold(), np.full((48, 48, 3), 128, np.uint8), faces="off")[0]
+    assert face["label"] == "sad" and face["class_index"] == 1 and face["threshold"] == 0.25

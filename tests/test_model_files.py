@@ -103,3 +103,10 @@ def test_layer_table_counts_every_parameter():
     assert table["parameters"].sum() == model.count_params() == 3 * 3 * 2 + 2 + 2 + 1
     assert table["share"].sum() == pytest.approx(1.0)
     assert table.loc[model.layers[1].name, "output shape"] == (6, 6, 2)
+
+
+@pytest.mark.parametrize("text", ["", "{not json", "[1, 2]"])
+def test_a_broken_facts_file_is_named(tmp_path, text):
+    model_files.facts_path(tmp_path / "happy_sad.keras").write_text(text)
+    with pytest.raises(ValueError, match=r"happy_sad\.json: not a facts file this series wrote"):
+        model_files.read_facts(tmp_path / "happy_sad.keras")
