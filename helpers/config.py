@@ -74,6 +74,10 @@ def seed_suffix(seed: int) -> str:
     return "" if seed == SEED else f"_seed{seed}"
 
 FER_SIZE = 48             # FER-2013 faces are 48x48 grayscale
+# FER+'s vote columns (Barsoum et al. 2016; fer2013new.csv, the manifest's ferplus_*, ferplus/train_votes.csv),
+# in its order: eight emotions, then "unknown" and "NF" (not a face).
+FERPLUS_EMOTIONS = ("neutral", "happiness", "surprise", "sadness", "anger", "disgust", "fear", "contempt")
+FERPLUS_VOTE_COLUMNS = (*FERPLUS_EMOTIONS, "unknown", "NF")
 VAL_FRACTION = 0.15       # share of fer2013/train carved out for validation
 FAST_PER_CLASS = {"train": 150, "val": 40, "test": 60}   # images per class in fast mode
 BATCH_SIZE = 64

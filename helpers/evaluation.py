@@ -142,44 +142,52 @@ def confident_mistakes(rows: pd.DataFrame, p_class1, threshold: float = 0.5,
     return out if n is None else out.head(n)
 
 
+def crowd_majority(votes: pd.DataFrame, prefix: str = "") -> pd.Series:
+    """The one FER+ vote rule: per row, the emotion that got strictly the most votes, else None.
+
+    ``votes`` has a column ``prefix + name`` for each of ``config.FERPLUS_VOTE_COLUMNS`` (the
+    manifest's ``ferplus_*`` columns: ``prefix="ferplus_"``). There is no majority (None) when two
+    emotions tie for the most votes, when "unknown" or "NF" (not a face) got at least as many votes
+    as the top emotion, or when the row has no votes at all.
+    """
+    emotions = votes[[prefix + e for e in config.FERPLUS_EMOTIONS]].to_numpy(dtype=float)
+    others = votes[[prefix + c for c in config.FERPLUS_VOTE_COLUMNS[len(config.FERPLUS_EMOTIONS):]]]
+    counts = np.nan_to_num(emotions, nan=-1.0)
+    top = counts.max(axis=1)
+    tied = (counts == top[:, None]).sum(axis=1) > 1
+    no_emotion = np.nan_to_num(others.to_numpy(dtype=float), nan=-1.0).max(axis=1) >= top
+    winner = np.asarray(config.FERPLUS_EMOTIONS, dtype=object)[counts.argmax(axis=1)]
+    return pd.Series(np.where(tied | no_emotion | (top <= 0), None, winner), index=votes.index, dtype=object)
+
+
 def crowd_votes(split: pd.DataFrame, source=None) -> pd.DataFrame | None:
     """FER+ crowd votes for the rows of ``split`` (same index), or None without a manifest.
 
     ``split`` is a table from ``helpers.data.load_split`` (``path`` relative to the
     data root, ``class``). The manifest's ``path`` is relative to ``fer2013/``.
-    Columns: one per emotion (votes), ``crowd_majority`` (the most voted emotion),
-    ``crowd_share`` (share of votes for the FER-2013 label) and ``crowd_agrees``: the
-    label got more votes than any other emotion (a tie is no agreement). Rows missing
-    from the manifest get NaN / False; if no row is in the manifest, the answer is None.
+    Columns: one per vote column (``config.FERPLUS_VOTE_COLUMNS``), ``crowd_majority``
+    (:func:`crowd_majority`: None for a tie), ``crowd_share`` (share of votes for the
+    FER-2013 label) and ``crowd_agrees``: the majority is the label. Rows missing
+    from the manifest get NaN / None / False; if no row is in the manifest, the answer is None.
     """
     from .data import locate
     source = source or locate()
     if source.manifest is None:
         return None
-    manifest = pd.read_csv(source.manifest)
-    votes = [c for c in manifest.columns
-             if c.startswith(CROWD_PREFIX) and pd.api.types.is_numeric_dtype(manifest[c])]
+    columns = [CROWD_PREFIX + c for c in config.FERPLUS_VOTE_COLUMNS]
+    manifest = pd.read_csv(source.manifest, usecols=["path", *columns])
     prefix = source.fer.relative_to(source.root)
     manifest["path"] = [(prefix / p).as_posix() for p in manifest["path"]]
-    table = split[["path", "class"]].merge(manifest[["path"] + votes].drop_duplicates("path"),
-                                           on="path", how="left")
-    counts = table[votes].to_numpy(dtype=float)
-    names = [c[len(CROWD_PREFIX):] for c in votes]
-    out = pd.DataFrame(counts, index=split.index, columns=names)
-    found = ~np.isnan(counts).any(axis=1)
+    table = split[["path", "class"]].merge(manifest.drop_duplicates("path"), on="path", how="left")
+    table.index = split.index
+    found = table[columns].notna().all(axis=1)
     if not found.any():
         return None
-    safe = np.nan_to_num(counts, nan=-1.0)
-    out["crowd_majority"] = np.where(found, np.asarray(names, dtype=object)[safe.argmax(axis=1)], None)
-    own = np.full(len(out), np.nan)
-    agrees = np.zeros(len(out), bool)
-    for i, name in enumerate(table["class"]):
-        emotion = CROWD_EMOTION.get(name, name)
-        if found[i] and emotion in names:
-            j = names.index(emotion)
-            own[i] = safe[i, j]
-            agrees[i] = safe[i, j] > np.delete(safe[i], j).max()
-    total = np.where(found, np.nansum(counts, axis=1), np.nan)
-    out["crowd_share"] = np.divide(own, total, out=np.full(len(out), np.nan), where=total > 0)
-    out["crowd_agrees"] = agrees
+    out = table[columns].set_axis(list(config.FERPLUS_VOTE_COLUMNS), axis=1).astype(float)
+    out["crowd_majority"] = crowd_majority(table, CROWD_PREFIX).where(found, None)
+    label_emotion = table["class"].map(lambda name: CROWD_EMOTION.get(name, name))
+    own = [out.at[i, e] if e in out.columns else np.nan for i, e in label_emotion.items()]
+    total = out[list(config.FERPLUS_VOTE_COLUMNS)].sum(axis=1, min_count=1)
+    out["crowd_share"] = np.divide(own, total, out=np.full(len(out), np.nan), where=(total > 0).to_numpy())
+    out["crowd_agrees"] = (out["crowd_majority"] == label_emotion).to_numpy()
     return out

@@ -17,6 +17,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
+from . import config
+
 CLASSES = ("happy", "sad")
 MARKER = "SYNTHETIC.txt"
 VERSION = 4                 # bump when the drawing changes: older demos count as incomplete
@@ -35,9 +37,6 @@ WEB_BAD_INPUTS = {
 DUPLICATE_OF = {"web/sad/sad_903.jpg": "web/sad/sad_000.jpg",
                 "web/sad/sad_904.jpg": "web/happy/happy_001.jpg"}
 
-# The columns of FER+'s votes (ferplus/train_votes.csv): eight emotions, then "unknown" and "not a face".
-FERPLUS_VOTES = ("neutral", "happiness", "surprise", "sadness", "anger", "disgust", "fear", "contempt",
-                 "unknown", "NF")
 
 # Skin tones (RGB) for the web photos, light to dark; each face jitters around one.
 SKIN_TONES = [(255, 224, 196), (241, 194, 150), (224, 172, 122), (198, 134, 86),
@@ -254,12 +253,12 @@ def _write_ferplus(tmp: Path, n_neutral: int, seed: int) -> None:
             shutil.copyfile(face, folder / name)
         else:
             Image.fromarray(fer_face(_rng(seed, 5, face), happy=None), "L").save(folder / name)
-        votes = dict.fromkeys(FERPLUS_VOTES, 0)
+        votes = dict.fromkeys(config.FERPLUS_VOTE_COLUMNS, 0)
         votes[emotion] = int(rng.integers(6, 11))
-        votes[str(rng.choice([v for v in FERPLUS_VOTES[:8] if v != emotion]))] += 10 - votes[emotion]
+        votes[str(rng.choice([v for v in config.FERPLUS_EMOTIONS if v != emotion]))] += 10 - votes[emotion]
         rows.append({"image": name, **votes})
-    header = ",".join(["image", *FERPLUS_VOTES])
-    lines = [",".join([row["image"], *(str(row[v]) for v in FERPLUS_VOTES)]) for row in rows]
+    header = ",".join(["image", *config.FERPLUS_VOTE_COLUMNS])
+    lines = [",".join([row["image"], *(str(row[v]) for v in config.FERPLUS_VOTE_COLUMNS)]) for row in rows]
     (tmp / "ferplus" / "train_votes.csv").write_text("\n".join([header, *lines]) + "\n")
 
 

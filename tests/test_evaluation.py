@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers import evaluation
+from helpers import config, evaluation
 from helpers.data import DataSource
 
 # A tiny example worked out by hand. Threshold 0.5 predicts [0, 1, 0, 1, 0].
@@ -154,17 +154,21 @@ def test_confident_mistakes_most_confident_first():
         evaluation.confident_mistakes(rows, p[:3])
 
 
-VOTES = ["neutral", "happiness", "surprise", "sadness", "NF"]
+VOTES = list(config.FERPLUS_VOTE_COLUMNS)   # neutral, happiness, surprise, sadness, ..., unknown, NF
+
+
+def _votes(**given) -> list[int]:
+    return [given.get(column, 0) for column in VOTES]
 
 
 @pytest.fixture
 def manifest_source(tmp_path) -> DataSource:
     fer = tmp_path / "fer2013"
     (fer / "train").mkdir(parents=True)
-    rows = [("test/happy/a.png", [0, 9, 1, 0, 0]),    # crowd agrees: happiness
-            ("test/happy/b.png", [6, 4, 0, 0, 0]),    # crowd says neutral
-            ("test/sad/c.png", [5, 0, 0, 5, 0]),      # tie neutral/sadness: no agreement
-            ("test/sad/d.png", [1, 0, 0, 8, 1])]      # crowd agrees: sadness
+    rows = [("test/happy/a.png", _votes(happiness=9, surprise=1)),        # crowd agrees: happiness
+            ("test/happy/b.png", _votes(neutral=6, happiness=4)),         # crowd says neutral
+            ("test/sad/c.png", _votes(neutral=5, sadness=5)),             # tie neutral/sadness: no majority
+            ("test/sad/d.png", _votes(neutral=1, sadness=8, NF=1))]       # crowd agrees: sadness
     manifest = pd.DataFrame([{"path": path, "ferplus_png": "x.png",
                               **{f"ferplus_{e}": v for e, v in zip(VOTES, votes)}}
                              for path, votes in rows])
@@ -183,10 +187,24 @@ def test_crowd_votes_join_and_agreement(manifest_source):
     assert list(crowd.columns) == VOTES + ["crowd_majority", "crowd_share", "crowd_agrees"]
     assert crowd.loc[7, "sadness"] == 8 and crowd.loc[3, "happiness"] == 9
     assert crowd["crowd_agrees"].tolist() == [True, True, False, False, False]
-    assert crowd["crowd_majority"].tolist()[:3] == ["sadness", "happiness", "neutral"]
+    assert crowd["crowd_majority"].tolist()[:4] == ["sadness", "happiness", "neutral", None]
     assert crowd.loc[3, "crowd_share"] == pytest.approx(0.9)
     assert crowd.loc[1, "crowd_share"] == pytest.approx(0.5)
     assert pd.isna(crowd.loc[9, "crowd_majority"]) and np.isnan(crowd.loc[9, "crowd_share"])
+
+
+@pytest.mark.parametrize("votes, majority", [
+    (_votes(happiness=6, neutral=4), "happiness"),
+    (_votes(happiness=5, neutral=5), None),                  # two emotions tie for the most: no majority
+    (_votes(contempt=4, anger=3, NF=3), "contempt"),         # the last emotion column counts too
+    (_votes(sadness=4, unknown=4, neutral=2), None),         # "unknown" as many as the top emotion
+    (_votes(sadness=3, NF=5, neutral=2), None),              # "not a face" won
+    (_votes(), None),                                        # no votes
+])
+def test_the_one_crowd_vote_rule(votes, majority):
+    table = pd.DataFrame([votes], columns=[f"ferplus_{c}" for c in VOTES])
+    assert evaluation.crowd_majority(table, prefix="ferplus_").tolist() == [majority]
+    assert evaluation.crowd_majority(table.set_axis(VOTES, axis=1)).tolist() == [majority]
 
 
 def test_crowd_votes_without_manifest(tmp_path):

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image, UnidentifiedImageError
 
-from helpers import synthetic
+from helpers import config, synthetic
 
 N_TRAIN, N_TEST, N_WEB = 300, 100, 30       # the defaults of make_demo
 
@@ -182,9 +182,9 @@ def test_demo_ferplus_is_shaped_like_the_real_one(demo):
     import pandas as pd
     from helpers import data
     votes = pd.read_csv(demo / "ferplus" / "train_votes.csv")
-    assert list(votes.columns) == ["image", *synthetic.FERPLUS_VOTES]
+    assert list(votes.columns) == ["image", *config.FERPLUS_VOTE_COLUMNS]
     assert sorted(votes["image"]) == sorted(p.name for p in (demo / "ferplus" / "train").iterdir())
-    emotions = votes[list(synthetic.FERPLUS_VOTES)]
+    emotions = votes[list(config.FERPLUS_VOTE_COLUMNS)]
     assert (emotions.sum(axis=1) == 10).all() and (emotions.max(axis=1) >= 6).all()
     majority = emotions.idxmax(axis=1).value_counts().to_dict()
     assert majority == {"happiness": N_TRAIN, "sadness": N_TRAIN, "neutral": N_TRAIN}

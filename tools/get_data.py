@@ -84,8 +84,7 @@ EMOTIONS = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")  
 SPLIT_OF_USAGE = {"Training": "train", "PublicTest": "test"}                       # PrivateTest: unused
 TEST_USAGES = ("PublicTest", "PrivateTest")
 FERPLUS_FOLDER = {"Training": "FER2013Train", "PublicTest": "FER2013Valid", "PrivateTest": "FER2013Test"}
-VOTES = ["neutral", "happiness", "surprise", "sadness", "anger", "disgust", "fear", "contempt",
-         "unknown", "NF"]
+VOTES = config.FERPLUS_VOTE_COLUMNS      # fer2013new.csv's vote columns, in its order
 FACE_SOURCE = "ferplus_png_exact_csv_pixels"   # manifest: a face FER+ names (helpers.data reads it)
 MIN_FREE_BYTES = 1 << 30                 # the CSV (~300 MB), its zip and the images fit in 1 GiB
 
