@@ -1,7 +1,8 @@
-# Two commands on a fresh machine:
+# Two commands on a fresh machine (and make lab to follow the lessons cell by cell):
 #   make run   - the whole series, headless, into outputs/ (full mode unless HAPPYSAD_FAST=1)
 #   make test  - unit tests + every notebook under nbval, in fast mode
 # Both create .venv and install requirements.lock (every package pinned, with hashes) on first use. Others:
+#   make lab              - JupyterLab on notebooks/ with the project's kernel and settings (tools/lab.py)
 #   make data             - the real data from its public sources, verified (make run does it when there is none)
 #   make bench            - every model measured side by side -> outputs/benchmark.md
 #   make student          - copies of the notebooks without the solution cells -> outputs/student/
@@ -21,7 +22,7 @@ NBSTRIPOUT := $(PY) -m nbstripout --keep-id
 CHECK_PYTHON := -c 'import sys; v = sys.version_info[:2]; sys.exit(0 if (3, 11) <= v <= (3, 13) else \
   "%s is Python %d.%d; this project needs Python 3.11-3.13: install one, then run make PYTHON=python3.11 (and delete .venv if it exists)." % (sys.executable, *v))'
 
-.PHONY: run data test bench student clean-notebooks check-notebooks lint lock
+.PHONY: run lab data test bench student clean-notebooks check-notebooks lint lock
 
 $(STAMP): requirements.lock pyproject.toml
 	@if [ -x $(PY) ]; then $(PY) $(CHECK_PYTHON); else $(PYTHON) $(CHECK_PYTHON); fi
@@ -34,6 +35,10 @@ $(STAMP): requirements.lock pyproject.toml
 run: $(STAMP)
 	$(PY) -m tools.get_data --if-none
 	$(PY) -m tools.run_series
+
+# JupyterLab on the lessons, with the project's kernel and settings (tools/jupyter/). LAB_ARGS: more options.
+lab: $(STAMP)
+	$(PY) -m tools.lab $(LAB_ARGS)
 
 # The real data from its public sources, verified (tools/get_data.py; README: "Where data goes").
 data: $(STAMP)
