@@ -14,6 +14,7 @@ of a full run.
 """
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
 
@@ -82,12 +83,50 @@ VAL_FRACTION = 0.15       # share of fer2013/train carved out for validation
 FAST_PER_CLASS = {"train": 150, "val": 40, "test": 60}   # images per class in fast mode
 BATCH_SIZE = 64
 
-# Model file names, shared by training, evaluation, prediction and export.
-# Lesson 02 defines each architecture once and saves it untrained to untrained_dir();
-# lesson 03 loads those files, trains them and saves the best to models_dir().
-ORIGINAL_MODEL = "original_cnn.keras"        # the original tutorial's network, 256x256x3
-ORIGINAL_48_MODEL = "original_cnn_48.keras"  # the same layers at the faces' own 48x48x1
-OUR_MODEL = "happy_sad.keras"                # the series' network: happy_sad
+# The series' models, listed once: name -> file, kind, and the notebook that writes it. Lesson 02
+# defines each network once and saves it untrained to untrained_dir() (under the same file name);
+# lesson 03 trains them and saves the best to models_dir(); lessons 05, 07 and 09 add the others.
+@dataclasses.dataclass(frozen=True)
+class SavedModel:
+    """One model file of the series."""
+    name: str          # what tables and the bench call it
+    file: str          # its file name in models_dir()
+    kind: str          # "network" (lesson 03 trains it), "baseline", "tflite" or "pretrained"
+    written_by: str    # the notebook that writes it: the one to run when it is missing
+    about: str
+
+    def path(self, seed: int = SEED) -> Path:
+        """Its path in models_dir(); lesson 09's file for a second training seed has its suffix (``_seed1``)."""
+        file = Path(self.file)
+        if self.kind == "pretrained":
+            file = file.with_stem(file.stem + seed_suffix(seed))
+        return models_dir() / file
+
+
+TFLITE_MODES = ("float32", "dynamic", "int8")     # lesson 07's conversions of happy_sad
+MODELS = {m.name: m for m in (
+    SavedModel("original_cnn", "original_cnn.keras", "network", "03_train",
+               "the original tutorial's network, at its 256x256 RGB input"),
+    SavedModel("original_cnn_48", "original_cnn_48.keras", "network", "03_train",
+               "the same layers at the faces' own 48x48 gray"),
+    SavedModel("happy_sad", "happy_sad.keras", "network", "03_train", "the series' network"),
+    SavedModel("hog_linear", "hog_linear.json", "baseline", "05_traditional_baseline",
+               "HOG features + logistic regression, saved as JSON numbers (nothing pickled)"),
+    *(SavedModel(f"happy_sad_{mode}", f"happy_sad_{mode}.tflite", "tflite", "07_efficiency_and_deployment",
+                 f"happy_sad for LiteRT, {mode}") for mode in TFLITE_MODES),
+    SavedModel("happy_sad_pretrained", "happy_sad_pretrained.keras", "pretrained", "09_transfer_learning",
+               "happy_sad's architecture pretrained on every FER+ training face, then fine-tuned"),
+)}
+
+
+def models(kind: str) -> list[SavedModel]:
+    """The series' models of one kind, in the order of :data:`MODELS`."""
+    return [m for m in MODELS.values() if m.kind == kind]
+
+
+ORIGINAL_MODEL = MODELS["original_cnn"].file        # the original tutorial's network, 256x256x3
+ORIGINAL_48_MODEL = MODELS["original_cnn_48"].file  # the same layers at the faces' own 48x48x1
+OUR_MODEL = MODELS["happy_sad"].file                # the series' network: happy_sad
 
 
 def untrained_dir() -> Path:

@@ -110,3 +110,17 @@ def test_a_broken_facts_file_is_named(tmp_path, text):
     model_files.facts_path(tmp_path / "happy_sad.keras").write_text(text)
     with pytest.raises(ValueError, match=r"happy_sad\.json: not a facts file this series wrote"):
         model_files.read_facts(tmp_path / "happy_sad.keras")
+
+
+def test_the_models_are_listed_once(monkeypatch, tmp_path):
+    """config.MODELS names every model file; the bench reads it; lesson 09's second seed has its suffix."""
+    from tools import bench
+    monkeypatch.setattr(config, "ROOT", tmp_path)
+    assert [m.name for m in config.models("network")] == ["original_cnn", "original_cnn_48", "happy_sad"]
+    assert bench.NETWORKS == [(m.name, m.file) for m in config.models("network")]
+    assert bench.TFLITE == [f"happy_sad_{mode}.tflite" for mode in config.TFLITE_MODES]
+    pretrained = config.MODELS["happy_sad_pretrained"]
+    assert pretrained.path().name == bench.pretrained_file() == "happy_sad_pretrained.keras"
+    assert pretrained.path(7).name == bench.pretrained_file(7) == "happy_sad_pretrained_seed7.keras"
+    assert config.MODELS["happy_sad"].path(7).name == config.OUR_MODEL == "happy_sad.keras"   # only 09's has seeds
+    assert all(m.path().parent == config.models_dir() for m in config.MODELS.values())

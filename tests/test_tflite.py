@@ -23,7 +23,7 @@ from PIL import Image
 from helpers import config, data, model_files, predict
 
 NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "07_efficiency_and_deployment.ipynb"
-MODES = ("float32", "dynamic", "int8")
+MODES = config.TFLITE_MODES
 TOL = {"float32": 1e-5, "dynamic": 0.02, "int8": 0.06}
 SHAPE = (48, 48, 1)
 NAMES, THRESHOLD = ["cats", "dogs"], 0.3     # not happy/sad, not 0.5: they must come from the facts

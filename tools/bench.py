@@ -26,13 +26,15 @@ import pandas as pd
 
 from helpers import config
 
-NETWORKS = [("original_cnn", config.ORIGINAL_MODEL), ("original_cnn_48", config.ORIGINAL_48_MODEL),
-            ("happy_sad", config.OUR_MODEL)]
+# Every model comes from the one list, config.MODELS.
+NETWORKS = [(m.name, m.file) for m in config.models("network")]
 # Lesson 09's pretrained model, one file per training seed: config.SEED's, then each of SECOND_SEEDS.
-PRETRAINED = "happy_sad_pretrained"
+(PRETRAINED_MODEL,) = config.models("pretrained")
+PRETRAINED = PRETRAINED_MODEL.name
 SECOND_SEEDS = (1,)
-BASELINE = ("hog_linear", "hog_linear.json")    # lesson 05's numbers as JSON: nothing is unpickled
-TFLITE = [f"happy_sad_{mode}.tflite" for mode in ("float32", "dynamic", "int8")]
+(BASELINE_MODEL,) = config.models("baseline")   # lesson 05's numbers as JSON: nothing is unpickled
+BASELINE = (BASELINE_MODEL.name, BASELINE_MODEL.file)
+TFLITE = [m.file for m in config.models("tflite")]
 TARGETS = {"accuracy": 0.935, "balanced_accuracy": 0.93, "saved_mb": 1.0, "train_minutes": 10.0,   # issue 12
            "speedup_vs_original": 5.0, "int8_accuracy_drop": 0.01,
            "pretrained_time_vs_scratch": 2.0}   # issue 22: pretraining + fine-tuning <= 2x happy_sad's training
@@ -44,7 +46,7 @@ COLUMNS = ["kind", "input", "params", "macs", "saved_mb", "train_minutes", "pret
 
 def pretrained_file(seed: int = config.SEED) -> str:
     """Lesson 09's model file for a training seed (its ``RUN`` suffix: none for config.SEED)."""
-    return f"{PRETRAINED}{config.seed_suffix(seed)}.keras"
+    return PRETRAINED_MODEL.path(seed).name
 
 
 def pretrained_files(folder: Path | None = None) -> list[tuple[str, str]]:
