@@ -355,3 +355,18 @@ def test_one_decoder_and_one_model_input_resize(tmp_path):
 def test_balanced_class_weights_by_hand():
     # 4 faces, 3 of class 0 and 1 of class 1: 4 / (2 x 3) and 4 / (2 x 1)
     assert data.balanced_class_weights([0, 0, 0, 1]) == pytest.approx({0: 4 / 6, 1: 2.0})
+
+
+def test_the_decoder_turns_a_sideways_phone_photo_upright(tmp_path):
+    """EXIF orientation 6 ("rotate 90° clockwise to display"): a 40x20 stored image is shown 20 wide, 40 tall,
+    its left edge at the top."""
+    stored = np.zeros((20, 40, 3), np.uint8)
+    stored[:, :10] = 255                              # a white band on the stored image's left
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    path = tmp_path / "phone.png"
+    Image.fromarray(stored).save(path, exif=exif)
+    array, info = data.load_image(path)
+    assert array.shape == (40, 20, 3) and (info["width"], info["height"]) == (20, 40)
+    assert array[:10].mean() > 250 and array[-20:].mean() < 5    # the band is now at the top
+    assert data.read_image(path.read_bytes()).shape == (40, 20, 3)     # bytes (an upload) too

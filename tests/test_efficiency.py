@@ -221,3 +221,18 @@ def test_lesson07_tflite_proba_quantises_and_dequantises(tmp_path):
         expected = np.asarray(model(x, training=False)).ravel()
         for batch in (x[:1], x):                                # one image, then a resized batch
             np.testing.assert_allclose(tflite_proba(interpreter, batch), expected[:len(batch)], atol=tolerance)
+
+
+def test_measure_speed_known_answer(monkeypatch):
+    """A fake clock: each call takes 1 ms + 0.5 ms per image, so a batch of 64 takes 33 ms."""
+    clock = [0.0]
+    monkeypatch.setattr(efficiency.time, "perf_counter", lambda: clock[0])
+
+    def predict(batch):
+        clock[0] += 0.001 + 0.0005 * len(batch)
+
+    speed = efficiency.measure_speed(predict, np.zeros((10, 8, 8, 1), np.uint8), batch_sizes=(1, 64), repeats=3)
+    assert speed["ms_per_batch_1"] == pytest.approx(1.5) and speed["latency_ms"] == pytest.approx(1.5)
+    assert speed["ms_per_batch_64"] == pytest.approx(33.0)
+    assert speed["images_per_s_64"] == speed["images_per_s"] == pytest.approx(64 / 0.033)
+    assert speed["images_per_s_1"] == pytest.approx(1 / 0.0015)

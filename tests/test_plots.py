@@ -220,3 +220,14 @@ def test_outputs_grid_and_near_duplicate_pairs(cleaned):
     assert sum(bool(ax.images) for ax in fig.axes) == 4
     fig = plots.near_duplicate_pairs(cleaned, n=3)
     assert [ax.get_title() for ax in fig.axes] == ["happy/0.png\n64×64", "happy/small.jpg\n50×50"]
+
+
+def test_learning_curves_count_epochs_from_1():
+    """Without an epoch column the first epoch is 1, and the marked best epoch is the 1-based one."""
+    fig = plots.learning_curves({"m": _history(5, 2).drop(columns="epoch")})
+    loss_ax = fig.axes[0]
+    train_line = loss_ax.get_lines()[0]
+    assert list(train_line.get_xdata()) == [1, 2, 3, 4, 5]
+    assert "m best epoch (2)" in [t.get_text() for t in loss_ax.get_legend().get_texts()]
+    with_column = plots.learning_curves({"m": _history(5, 2)}).axes[0].get_lines()[0]
+    assert list(with_column.get_xdata()) == [1, 2, 3, 4, 5]
