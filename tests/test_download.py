@@ -123,19 +123,20 @@ def test_only_http_and_https_are_fetched(tmp_path, url):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_download_unknown_name():
-    with pytest.raises(KeyError, match="unknown dataset"):
-        download.download("no-such-dataset")
-
-
-def test_download_registry_entry(server, tmp_path, monkeypatch):
+def test_download_a_class_data_set_into_the_data_folder(server, tmp_path, monkeypatch):
     archive = _make_tar(server["root"] / "faces.tar.gz", MEMBERS)
-    monkeypatch.setitem(download.DATASETS, "test-faces", {
-        "url": f"{server['url']}/faces.tar.gz", "sha256": _sha(archive), "extract_to": "test-faces"})
     monkeypatch.setattr(download, "default_cache_dir", lambda: tmp_path / "cache")
-    out = download.download("test-faces", data_dir=tmp_path / "data")
-    assert out == (tmp_path / "data" / "test-faces").resolve()
+    monkeypatch.setenv("HAPPYSAD_DATA", str(tmp_path / "data"))
+    out = download.download(f"{server['url']}/faces.tar.gz", _sha(archive), "data")
+    assert out == (tmp_path / "data").resolve()
     assert _files(out) == set(MEMBERS)
+
+
+def test_a_single_file_stays_in_the_cache(server, tmp_path, monkeypatch):
+    (server["root"] / "notes.txt").write_text("read me")
+    monkeypatch.setattr(download, "default_cache_dir", lambda: tmp_path / "cache")
+    out = download.download(f"{server['url']}/notes.txt", _sha(server["root"] / "notes.txt"), "models")
+    assert out == tmp_path / "cache" / "notes.txt" and out.read_text() == "read me"
 
 
 MODEL_MEMBERS = {"happy_sad.keras": b"PK zip", "happy_sad.json": b"{}", "happy_sad_int8.tflite": b"TFL3",
@@ -145,13 +146,11 @@ MODEL_MEMBERS = {"happy_sad.keras": b"PK zip", "happy_sad.json": b"{}", "happy_s
 def test_a_models_entry_extracts_below_models(server, tmp_path, monkeypatch):
     # A teacher's archive of trained models lands in models/, where the lessons look for them.
     archive = _make_tar(server["root"] / "trained.tar.gz", MODEL_MEMBERS)
-    monkeypatch.setitem(download.DATASETS, "class-models", {
-        "url": f"{server['url']}/trained.tar.gz", "sha256": _sha(archive), "extract_to": ".",
-        "root": "models"})
     monkeypatch.setattr(download, "default_cache_dir", lambda: tmp_path / "cache")
     monkeypatch.setattr(download.config, "models_dir", lambda: tmp_path / "models")
     monkeypatch.setattr(download.config, "data_dir", lambda: tmp_path / "data")
-    out = download.download("class-models")
+    assert download.main([f"{server['url']}/trained.tar.gz", "--sha256", _sha(archive), "--into", "models"]) == 0
+    out = tmp_path / "models"
     assert out == (tmp_path / "models").resolve()
     assert _files(out) == set(MODEL_MEMBERS) and not (tmp_path / "data").exists()
 
@@ -161,13 +160,11 @@ def test_a_models_entry_extracts_below_models(server, tmp_path, monkeypatch):
 def test_a_models_entry_refuses_anything_but_keras_tflite_json(server, tmp_path, monkeypatch, capsys, bad):
     # .h5 ignores Keras's safe mode and a pickle runs code when loaded: neither may land in models/.
     archive = _make_zip(server["root"] / "trained.zip", {**MODEL_MEMBERS, bad: b"payload"})
-    monkeypatch.setitem(download.DATASETS, "class-models", {
-        "url": f"{server['url']}/trained.zip", "sha256": _sha(archive), "extract_to": ".", "root": "models"})
     monkeypatch.setattr(download, "default_cache_dir", lambda: tmp_path / "cache")
     monkeypatch.setattr(download.config, "models_dir", lambda: tmp_path / "models")
-    assert download.main(["class-models"]) == 2
+    assert download.main([f"{server['url']}/trained.zip", "--sha256", _sha(archive), "--into", "models"]) == 2
     last_line = capsys.readouterr().err.splitlines()[-1]          # after the download's progress bar
-    assert last_line == (f"python -m tools.download class-models: trained.zip: refusing to extract: member {bad!r} "
+    assert last_line == (f"python -m tools.download: trained.zip: refusing to extract: member {bad!r} "
                          "is not a .keras / .tflite / .json file, the only kinds extracted into models/. "
                          "Nothing was extracted.")
     assert not (tmp_path / "models").exists()
@@ -182,10 +179,12 @@ def test_anything_extracted_below_the_projects_models_folder_is_checked(tmp_path
     assert not dest.exists()
 
 
-def test_registry_entries_are_well_formed():
-    for name, entry in download.DATASETS.items():
-        assert {"url", "sha256", "extract_to"} <= set(entry), name
-        assert len(entry["sha256"]) == 64, name
+def test_a_wrong_hash_on_the_command_line_is_one_line(server, tmp_path, monkeypatch, capsys):
+    _make_zip(server["root"] / "trained.zip", MODEL_MEMBERS)
+    monkeypatch.setattr(download, "default_cache_dir", lambda: tmp_path / "cache")
+    assert download.main([f"{server['url']}/trained.zip", "--sha256", "1" * 64, "--into", "models"]) == 2
+    err = capsys.readouterr().err
+    assert "SHA-256 mismatch" in err.splitlines()[-1] and "Traceback" not in err
 
 
 # ---------------------------------------------------------------- safe extraction

@@ -1,17 +1,17 @@
-"""Checksummed downloads and safe extraction (in the style of d2l's ``DATA_HUB``).
+"""Checksummed downloads and safe extraction, for a teacher's archive (trained models, a class data set).
 
-Every dataset is a name in :data:`DATASETS` with a URL and the SHA-256 of the file
-behind it. :func:`fetch` downloads into a cache and refuses a file whose hash is wrong;
-:func:`extract` unpacks ``.zip`` / ``.tar(.gz/.bz2/.xz)`` after checking every member,
-and refuses the whole archive (extracting nothing) if one could write outside the
-destination (absolute paths, ``..``), is a link or a device file, unpacks past a size cap
-(a zip bomb), or, below ``models/``, is anything but a ``.keras``, ``.tflite`` or ``.json``
-file (a ``.h5`` model ignores Keras's safe mode; a pickle runs code when loaded). An archive
-from the internet is untrusted input: a member named ``../../.bashrc`` would overwrite yours.
+``python -m tools.download URL --sha256 HASH --into models`` (or ``--into data``) downloads ``URL``
+(resumed if interrupted, capped in size), refuses it unless its SHA-256 is ``HASH``, and, for a
+``.zip`` / ``.tar(.gz/.bz2/.xz)``, extracts it into ``models/`` or the data folder (``$HAPPYSAD_DATA``)
+after checking every member: the whole archive is refused (nothing extracted) if one member could
+write outside the destination (absolute paths, ``..``), is a link or a device file, unpacks past a
+size cap (a zip bomb), or, below ``models/``, is anything but a ``.keras``, ``.tflite`` or ``.json``
+file (a ``.h5`` model ignores Keras's safe mode; a pickle runs code when loaded). An archive from
+the internet is untrusted input: a member named ``../../.bashrc`` would overwrite yours.
 
     path = download.fetch(url, sha256)          # -> cached file, verified
     folder = download.extract(path, dest)       # -> dest, checked member by member
-    folder = download.download("some-name")     # both, for an entry of DATASETS
+    folder = download.download(url, sha256, "models")   # both, as the command does
 """
 from __future__ import annotations
 
@@ -28,19 +28,6 @@ import zlib
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
 from helpers import config
-
-# name -> {"url": ..., "sha256": ..., "extract_to": folder (or None: download only),
-#          "root": "data" (default: extract below $HAPPYSAD_DATA) or "models" (below models/,
-#          for trained models a teacher hands out so a class need not train)}.
-# Teachers: add your own entries here. The one below is a TEMPLATE, not a real file:
-# its URL and hash are placeholders, so download("example-template") fails on purpose.
-DATASETS: dict[str, dict[str, str | None]] = {
-    "example-template": {
-        "url": "https://example.org/path/to/happy_sad_faces.zip",
-        "sha256": "0" * 64,
-        "extract_to": "example",   # -> $HAPPYSAD_DATA/example/
-    },
-}
 
 CHUNK = 1 << 20          # read / hash in 1 MiB pieces
 TIMEOUT_S = 60           # socket timeout for one download
@@ -267,42 +254,44 @@ def extract(archive: Path | str, dest: Path | str, *, allowed_suffixes: tuple[st
     return dest
 
 
-def download(name: str, data_dir: Path | str | None = None) -> Path:
-    """Fetch the registered entry ``name`` and extract it below the data folder
-    (or below ``models/`` for an entry with ``"root": "models"``).
+DESTINATIONS = ("models", "data")
 
-    Returns the extracted folder, or the downloaded file if the entry has no
-    ``extract_to``.
-    """
-    if name not in DATASETS:
-        known = ", ".join(sorted(DATASETS)) or "(none)"
-        raise KeyError(f"unknown dataset {name!r}; known: {known}. Add it to tools/download.py's DATASETS.")
-    entry = DATASETS[name]
-    path = fetch(entry["url"], entry["sha256"])
-    if not entry.get("extract_to"):
-        return path
-    models = entry.get("root") == "models"
-    if data_dir is not None:
-        root = Path(data_dir)
-    else:
-        root = config.models_dir() if models else config.data_dir()
-    return extract(path, root / entry["extract_to"], allowed_suffixes=MODEL_SUFFIXES if models else None)
+
+def download(url: str, sha256: str, into: str) -> Path:
+    """Fetch ``url`` (verified against ``sha256``) and, if it is an archive, extract it into ``models/``
+    (``into="models"``: only .keras/.tflite/.json) or the data folder (``into="data"``). Returns the
+    folder it extracted into, or the downloaded file when it is no archive."""
+    if into not in DESTINATIONS:
+        raise ValueError(f"--into {into}: choose models or data")
+    path = fetch(url, sha256)
+    try:
+        _archive_kind(path)
+    except ValueError:
+        return path                              # a single file: it stays in the download cache
+    if into == "models":
+        return extract(path, config.models_dir(), allowed_suffixes=MODEL_SUFFIXES)
+    return extract(path, config.data_dir())
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m tools.download NAME``: fetch, verify and extract one registered entry."""
+    """``python -m tools.download URL --sha256 HASH --into models|data``."""
     import argparse
-    parser = argparse.ArgumentParser(prog="python -m tools.download", description=__doc__.splitlines()[0])
-    parser.add_argument("name", choices=sorted(DATASETS))
-    name = parser.parse_args(argv).name
+    parser = argparse.ArgumentParser(
+        prog="python -m tools.download",
+        description="Download a file, refuse it unless its SHA-256 is the one given, and extract an archive "
+                    "safely into models/ or the data folder (a teacher's trained models or class data).")
+    parser.add_argument("url", help="an http:// or https:// address")
+    parser.add_argument("--sha256", required=True, help="the file's SHA-256, as the teacher published it")
+    parser.add_argument("--into", required=True, choices=DESTINATIONS,
+                        help="models: trained models (only .keras/.tflite/.json); data: the data folder")
+    args = parser.parse_args(argv)
     try:
-        print(download(name))
+        print(download(args.url, args.sha256, args.into))
     except (ValueError, OSError) as error:          # bad hash, unsafe or damaged archive, no network
-        print(f"python -m tools.download {name}: {' '.join(str(error).split())}", file=sys.stderr)
+        print(f"python -m tools.download: {' '.join(str(error).split())}", file=sys.stderr)
         return 2
     return 0
 
 
 if __name__ == "__main__":
     raise SystemExit(main())
-
