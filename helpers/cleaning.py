@@ -36,7 +36,7 @@ REPORT_COLUMNS = ["source", "class", "status", "reason", "check", "width", "heig
 class CleaningError(ValueError):
     """The input cannot be cleaned (missing folder, not two classes, an empty class...)."""
 
-    def __init__(self, message: str, result: "CleaningResult | None" = None):
+    def __init__(self, message: str, result: CleaningResult | None = None):
         super().__init__(message)
         self.result = result
 
@@ -48,7 +48,7 @@ class CleaningResult:
     dst: Path
     class_names: list[str]
     faces: str
-    report: "object" = field(repr=False)   # pandas.DataFrame
+    report: object = field(repr=False)   # pandas.DataFrame
 
     @property
     def report_path(self) -> Path:
@@ -116,20 +116,21 @@ def near_pairs(hashes, near_bits: int = NEAR_BITS) -> list[tuple[str, str, int]]
             if (bits := (values[a] ^ values[b]).bit_count()) <= near_bits]   # Hamming distance
 
 
-def near_duplicate_groups(hashes, near_bits: int = NEAR_BITS, links=()):
+def near_duplicate_groups(hashes, near_bits: int = NEAR_BITS, links=(), pairs=None):
     """A group name for every name in ``hashes`` (name -> difference hash).
 
     Names whose hashes are at most ``near_bits`` apart, and the pairs in ``links`` (e.g.
     two faces of one photo), join one group, transitively: a~b and b~c put a, b, c
     together (the graph's connected components), named after its first name, sorted. Split by
     group, and no copy of a photo can sit in training while another sits in the test set.
+    ``pairs``: :func:`near_pairs` of ``hashes``, when the caller has them already.
     """
     import pandas as pd
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components
     names = sorted(_hashes(hashes))
     index = {name: i for i, name in enumerate(names)}
-    pairs = [(a, b) for a, b, _ in near_pairs(hashes, near_bits)] + list(links)
+    pairs = [(a, b) for a, b, _ in (near_pairs(hashes, near_bits) if pairs is None else pairs)] + list(links)
     rows, cols = [index[a] for a, _ in pairs], [index[b] for _, b in pairs]
     graph = coo_matrix((np.ones(len(rows)), (rows, cols)), shape=(len(names), len(names)))
     _, component = connected_components(graph, directed=False)
@@ -198,9 +199,32 @@ def clean(src, dst, faces: str = "all", min_size: int = 32, *, limit: int | None
     (the report is written first; the error carries the result).
     """
     import pandas as pd
-    from PIL import Image
     from tqdm import tqdm   # plain text bar: works in a terminal and in Jupyter
 
+    src, dst, classes = _start(src, dst, faces, detector)
+    files = _list_files(src, classes)
+    if limit is not None:
+        picked = [f for c in classes for f in [g for g in files if g[1] == c][:limit]]
+        files = sorted([f for f in files if not f[1]] + picked)
+    first_by_hash: dict[tuple[str, str], str] = {}    # (class, pixel hash) -> first source
+    used_names: dict[str, set[str]] = {c: set() for c in classes}
+    rows = [_clean_one(src, dst, rel, cls, faces, min_size, max_pixels, detector, first_by_hash, used_names)
+            for rel, cls in tqdm(files, desc="cleaning", unit="file", disable=not progress,
+                                 file=sys.stderr, mininterval=1.0)]
+    report = pd.DataFrame(rows, columns=REPORT_COLUMNS)
+    _reject_in_both_classes(report, dst)
+    _note_near_duplicates(report, near_bits)
+    report = report.astype(dict.fromkeys(("width", "height", "faces"), "Int64"))
+    report.to_csv(dst / REPORT_NAME, index=False)
+    result = CleaningResult(src=src, dst=dst, class_names=classes, faces=faces, report=report)
+    if verbose:
+        print(result.summary())
+    _refuse_an_empty_class(result)
+    return result
+
+
+def _start(src, dst, faces: str, detector: str) -> tuple[Path, Path, list[str]]:
+    """Check the settings and folders before any file is read: (src, dst, class names)."""
     if faces not in face_module.FACE_MODES:
         raise CleaningError(f"faces must be one of {', '.join(face_module.FACE_MODES)}, not {faces!r}.")
     src, dst = Path(src).expanduser().resolve(), Path(dst).expanduser().resolve()
@@ -211,57 +235,62 @@ def clean(src, dst, faces: str = "all", min_size: int = 32, *, limit: int | None
     _prepare_dst(src, dst, classes)
     if faces != "off":
         face_module.detector_model(detector)    # fail early, with a clear message
+    return src, dst, classes
 
-    files = _list_files(src, classes)
-    if limit is not None:
-        picked = [f for c in classes for f in [g for g in files if g[1] == c][:limit]]
-        files = sorted([f for f in files if not f[1]] + picked)
 
-    rows: list[dict] = []
-    first_by_hash: dict[tuple[str, str], str] = {}    # (class, pixel hash) -> first source
-    used_names: dict[str, set[str]] = {c: set() for c in classes}
-    for rel, cls in tqdm(files, desc="cleaning", unit="file", disable=not progress,
-                         file=sys.stderr, mininterval=1.0):
-        row = dict.fromkeys(REPORT_COLUMNS, "") | {"source": rel, "class": cls, "width": None,
-                                                   "height": None, "faces": None}
-        rows.append(row)
-        try:
-            if any(part.startswith(".") for part in rel.split("/")):
-                raise Rejected("hidden file")
-            if not cls:
-                raise Rejected("not in a class folder")
-            array, info = load_image(src / rel, max_pixels=max_pixels)
-            row.update(info)
-            if min(array.shape[:2]) < min_size:
-                raise Rejected("too small", f"too small: {info['width']}×{info['height']}")
-            row["pixsha1"] = pixel_hash(array)
-            first = first_by_hash.setdefault((cls, row["pixsha1"]), rel)
-            if first != rel:
-                raise Rejected("duplicate", f"duplicate of {first}")
-            row["dhash"] = f"{difference_hash(array):016x}"
-            found = face_module.face_crops(array, "off" if faces == "off" else "all", detector)
-            if faces != "off":
-                row["faces"] = len(found)
-                if not found:
-                    raise Rejected("no face found")
-            outputs, boxes = [], []
-            stem = _output_stem(rel.split("/", 1)[1])
-            for i, (face, piece) in enumerate(found[:1] if faces == "largest" else found):
-                name = stem if faces == "off" else f"{stem}_face{i}"
-                n, base = 1, name
-                while name.lower() in used_names[cls]:
-                    n += 1
-                    name = f"{base}~{n}"
-                used_names[cls].add(name.lower())
-                outputs.append(f"{cls}/{name}.png")
-                Image.fromarray(piece).save(dst / outputs[-1], format="PNG", compress_level=3)
-                boxes += [] if faces == "off" else [",".join(str(int(v)) for v in face.box)]
-            row.update(status="kept", check="ok", output="; ".join(outputs), face_box="; ".join(boxes))
-        except Rejected as rejection:
-            row.update(status="rejected", check=rejection.check, reason=rejection.reason)
+def _clean_one(src: Path, dst: Path, rel: str, cls: str, faces: str, min_size: int, max_pixels: int,
+               detector: str, first_by_hash: dict, used_names: dict) -> dict:
+    """One file: checked, decoded, its faces cropped and saved; its row of the report."""
+    row = dict.fromkeys(REPORT_COLUMNS, "") | {"source": rel, "class": cls, "width": None,
+                                               "height": None, "faces": None}
+    try:
+        if any(part.startswith(".") for part in rel.split("/")):
+            raise Rejected("hidden file")
+        if not cls:
+            raise Rejected("not in a class folder")
+        array, info = load_image(src / rel, max_pixels=max_pixels)
+        row.update(info)
+        if min(array.shape[:2]) < min_size:
+            raise Rejected("too small", f"too small: {info['width']}×{info['height']}")
+        row["pixsha1"] = pixel_hash(array)
+        first = first_by_hash.setdefault((cls, row["pixsha1"]), rel)
+        if first != rel:
+            raise Rejected("duplicate", f"duplicate of {first}")
+        row["dhash"] = f"{difference_hash(array):016x}"
+        found = face_module.face_crops(array, "off" if faces == "off" else "all", detector)
+        if faces != "off":
+            row["faces"] = len(found)
+            if not found:
+                raise Rejected("no face found")
+        outputs, boxes = _save_crops(found[:1] if faces == "largest" else found, faces, rel, cls, dst,
+                                     used_names[cls])
+        row.update(status="kept", check="ok", output="; ".join(outputs), face_box="; ".join(boxes))
+    except Rejected as rejection:
+        row.update(status="rejected", check=rejection.check, reason=rejection.reason)
+    return row
 
-    # The same pixels in two classes: which label is right? Reject every copy.
-    report = pd.DataFrame(rows, columns=REPORT_COLUMNS)
+
+def _save_crops(found, faces: str, rel: str, cls: str, dst: Path, used: set) -> tuple[list[str], list[str]]:
+    """Save each crop as ``dst/<class>/<name>.png`` under a name no other file of the class has;
+    returns the outputs and the face boxes."""
+    from PIL import Image
+    outputs, boxes = [], []
+    stem = _output_stem(rel.split("/", 1)[1])
+    for i, (face, piece) in enumerate(found):
+        name = stem if faces == "off" else f"{stem}_face{i}"
+        n, base = 1, name
+        while name.lower() in used:
+            n += 1
+            name = f"{base}~{n}"
+        used.add(name.lower())
+        outputs.append(f"{cls}/{name}.png")
+        Image.fromarray(piece).save(dst / outputs[-1], format="PNG", compress_level=3)
+        boxes += [] if faces == "off" else [",".join(str(int(v)) for v in face.box)]
+    return outputs, boxes
+
+
+def _reject_in_both_classes(report, dst: Path) -> None:
+    """The same pixels in two classes: which label is right? Every copy is rejected (its crops deleted)."""
     for _, group in report[report["pixsha1"] != ""].groupby("pixsha1"):
         if group["class"].nunique() < 2:
             continue
@@ -273,25 +302,26 @@ def clean(src, dst, faces: str = "all", min_size: int = 32, *, limit: int | None
                 "rejected", "same image in both classes",
                 f"same image in both classes (also in {others})", "", ""]
 
-    # Near-duplicates among the kept files: noted for a human to look at, never removed.
+
+def _note_near_duplicates(report, near_bits: int) -> None:
+    """Near-duplicates among the kept files: a note for a human to look at and a shared ``group``
+    (for a split that keeps each group on one side), never removed. The pairs are computed once."""
     kept = report[report["status"] == "kept"].set_index("source")["dhash"]
+    pairs = near_pairs(kept, near_bits)
     similar: dict[str, list[str]] = {}
-    for a, b, bits in near_pairs(kept, near_bits):
+    for a, b, bits in pairs:
         similar.setdefault(a, []).append(f"{b} ({bits} bits)")
         similar.setdefault(b, []).append(f"{a} ({bits} bits)")
     for source, others in similar.items():
         more = f" and {len(others) - 3} more" if len(others) > 3 else ""
         report.loc[report["source"] == source, "note"] = \
             f"near-duplicate of {', '.join(others[:3])}{more}: please look"
-    groups = near_duplicate_groups(kept, near_bits)
+    groups = near_duplicate_groups(kept, near_bits, pairs=pairs)
     report["group"] = report["source"].map(groups).astype(object).fillna("")   # "" for rejected files
 
-    report = report.astype(dict.fromkeys(("width", "height", "faces"), "Int64"))
-    report.to_csv(dst / REPORT_NAME, index=False)
-    result = CleaningResult(src=src, dst=dst, class_names=classes, faces=faces, report=report)
-    if verbose:
-        print(result.summary())
 
+def _refuse_an_empty_class(result: CleaningResult) -> None:
+    report, classes, dst = result.report, result.class_names, result.dst
     empty = [c for c in classes if not result.outputs(c)]
     if empty:
         details = "; ".join(f"{c}: {int((report['class'] == c).sum())} file(s) found, none kept"
@@ -300,7 +330,6 @@ def clean(src, dst, faces: str = "all", min_size: int = 32, *, limit: int | None
             f"Class folder(s) {', '.join(empty)} ended up empty after cleaning ({details}). "
             f"A classifier needs images of every class: add good pictures, or see "
             f"{dst / REPORT_NAME} for why each file was rejected.", result)
-    return result
 
 
 # --------------------------------------------------------------------------- CLI

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
@@ -117,7 +117,7 @@ def measure_speed(predict_fn: Callable, images, batch_sizes=(1, 64), repeats: in
     images = np.concatenate([images] * int(np.ceil(biggest / len(images))))[:biggest]
     out: dict = {"repeats": repeats}
     for b in batch_sizes:
-        seconds = median_seconds(lambda: predict_fn(images[:b]), repeats)
+        seconds = median_seconds(lambda b=b: predict_fn(images[:b]), repeats)
         out[f"ms_per_batch_{b}"], out[f"images_per_s_{b}"] = 1000 * seconds, b / seconds
     out["latency_ms"] = out[f"ms_per_batch_{min(batch_sizes)}"]
     out["images_per_s"] = out[f"images_per_s_{biggest}"]

@@ -50,11 +50,11 @@ def learning_curves(histories: dict, metrics=("loss", "accuracy"), save=None,
     import matplotlib.pyplot as plt
     fig, axes = plt.subplots(1, len(metrics), figsize=(5.5 * len(metrics), 3.8), squeeze=False)
     palette = colors(len(histories))
-    for (name, history), color in zip(histories.items(), palette):
+    for (name, history), color in zip(histories.items(), palette, strict=True):
         epochs = (history["epoch"].to_numpy() if "epoch" in history
                   else np.arange(1, len(history) + 1))
         best = int(np.nanargmin(history["val_loss"].to_numpy())) if "val_loss" in history else None
-        for ax, metric in zip(axes[0], metrics):
+        for ax, metric in zip(axes[0], metrics, strict=True):
             if metric in history:
                 ax.plot(epochs, history[metric], color=color, ls="-", label=f"{name} train")
             if f"val_{metric}" in history:
@@ -64,7 +64,7 @@ def learning_curves(histories: dict, metrics=("loss", "accuracy"), save=None,
                     ax.axvline(epochs[best], color=color, ls=":", lw=1)
                     ax.plot(epochs[best], val[best], "o", color=color, ms=7,
                             label=f"{name} best epoch ({epochs[best]})")
-    for ax, metric in zip(axes[0], metrics):
+    for ax, metric in zip(axes[0], metrics, strict=True):
         ax.set_title(metric.replace("_", " ").capitalize())
         ax.set_xlabel("epoch")
         ax.set_ylabel(metric.replace("_", " "))
@@ -93,8 +93,8 @@ def confusion_matrix(y, p, threshold: float = 0.5, class_names=("happy", "sad"),
     counts = sk_confusion(y, predicted, labels=[0, 1])
     rows = counts.sum(axis=1, keepdims=True)
     shares = np.divide(counts, rows, out=np.zeros(counts.shape), where=rows > 0)
-    annot = np.array([[f"{c}\n{s:.0%}" for c, s in zip(crow, srow)]
-                      for crow, srow in zip(counts, shares)])
+    annot = np.array([[f"{c}\n{s:.0%}" for c, s in zip(crow, srow, strict=True)]
+                      for crow, srow in zip(counts, shares, strict=True)])
     if ax is None:
         fig, ax = plt.subplots(figsize=(4.6, 3.9))
     else:
@@ -120,7 +120,7 @@ def roc_pr_curves(results: dict, class_names=("happy", "sad"), save=None):
     positive = class_names[1]
     fig, (roc_ax, pr_ax) = plt.subplots(1, 2, figsize=(10, 4.3))
     prevalence = None
-    for (name, (y, p)), color in zip(results.items(), colors(len(results))):
+    for (name, (y, p)), color in zip(results.items(), colors(len(results)), strict=True):
         y, p = np.asarray(y).astype(int), np.asarray(p, dtype=float)
         fpr, tpr, _ = skm.roc_curve(y, p)
         roc_ax.plot(fpr, tpr, color=color, label=f"{name} (AUC {skm.roc_auc_score(y, p):.3f})")
@@ -164,7 +164,7 @@ def image_grid(images, titles=None, ncols: int = 6, suptitle: str = "", save=Non
         ax.axis("off")
     if not images:
         axes[0][0].text(0.5, 0.5, "(nothing to show)", ha="center", va="center")
-    for ax, image, title in zip(axes.flat, images, titles):
+    for ax, image, title in zip(axes.flat, images, titles, strict=False):   # the grid may have spare cells
         if image is None:
             ax.text(0.5, 0.5, "cannot\nbe shown", ha="center", va="center", fontsize=9,
                     color="0.4", transform=ax.transAxes)

@@ -178,11 +178,11 @@ def predict_faces(model, rgb_image, faces: str = "largest", class_names=None,
         found = face_module.face_crops(image, "off")
     if not found:
         return []
-    boxes, crops = zip(*found)
+    boxes, crops = zip(*found, strict=True)
     batch = np.concatenate([np.asarray(data.to_model_input(c, predictor.input_shape)) for c in crops])
     p = np.asarray(predictor.predict_proba(np.round(batch).astype(np.uint8)), float).reshape(-1)
     out = []
-    for face, p1 in zip(boxes, p):
+    for face, p1 in zip(boxes, p, strict=True):
         index = model_files.decide(p1, threshold)
         out.append({"box": tuple(int(v) for v in face.box), "eyes": face.eyes,
                     "face": "whole image" if face.detector == "off" else "detected",
@@ -221,7 +221,7 @@ def _inputs(paths) -> list[Path]:
             (data.image_files(item, suffixes=None) if item.is_dir() else [item])]
 
 
-def main(argv: list[str] | None = None) -> int:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m helpers predict",
         description="Find the faces in photos and say, for each, its class with P(class 1).")
@@ -239,8 +239,37 @@ def main(argv: list[str] | None = None) -> int:
                         help="answer only for detected faces (default: when no face is found, "
                              "classify the whole image and say so)")
     parser.add_argument("--json", action="store_true", help="print one JSON list instead of lines")
-    args = parser.parse_args(argv)
+    return parser
 
+
+def _records(path: Path, predictor, args, names, threshold: float, source: str) -> list[dict]:
+    """The answers for one file: a record per face, or one record with the ``error`` (the decoder's
+    words: "not an image", ...; or "no face found"). A missing detector is raised."""
+    try:
+        found = predict_faces(predictor, data.read_image(path), args.faces, names, threshold,
+                              args.detector, whole_image=not args.strict)
+    except data.Rejected as rejected:
+        return [{"file": str(path), "error": rejected.reason}]
+    if not found:
+        return [{"file": str(path), "error": "no face found"}]
+    return [{"file": str(path), "face": face["face"], "box": list(face["box"]), "detector": args.detector,
+             "label": face["label"], f"p_{names[1]}": round(face["p_class1"], 4), "p_class1": face["p_class1"],
+             "threshold": threshold, "threshold_source": source} for face in found]
+
+
+def _line(record: dict, faces: str, positive: str) -> str:
+    """One record as the line the terminal shows."""
+    if "error" in record:
+        return f"{record['file']}: {record['error']}"
+    x, y, w, h = record["box"]
+    where = ("whole image (no face found)" if record["face"] == "whole image" and faces != "off"
+             else f"box=({x},{y},{w},{h})")
+    return (f"{record['file']}: {where} {record['label']:<6} P({positive})={record['p_class1']:.2f} "
+            f"(threshold {record['threshold']:.2f}, {record['threshold_source']})")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
     model_path = Path(args.model) if args.model else config.models_dir() / config.OUR_MODEL
     try:
         predictor = load_predictor(model_path)
@@ -253,40 +282,22 @@ def main(argv: list[str] | None = None) -> int:
     if source.startswith("default"):
         print(f"note: no threshold saved beside {model_path.name} (notebook 04_evaluate saves it): "
               f"using the default {DEFAULT_THRESHOLD}", file=sys.stderr)
-
-    records, predicted, positive = [], 0, names[1]
+    records = []
     for path in _inputs(args.inputs):
         try:
-            found = predict_faces(predictor, data.read_image(path), args.faces, names, threshold,
-                                  args.detector, whole_image=not args.strict)
-            problem = None if found else "no face found"
-        except data.Rejected as rejected:        # the decoder's words: "not an image", ...
-            problem = rejected.reason
+            found = _records(path, predictor, args, names, threshold, source)
         except face_module.DetectorMissingError as err:
             print(f"error: {err}", file=sys.stderr)
             return 2
-        if problem:
-            records.append({"file": str(path), "error": problem})
-            if not args.json:
-                print(f"{path}: {problem}")
-            continue
-        predicted += 1
-        for face in found:
-            records.append({"file": str(path), "face": face["face"], "box": list(face["box"]),
-                            "detector": args.detector, "label": face["label"],
-                            f"p_{positive}": round(face["p_class1"], 4), "threshold": threshold,
-                            "threshold_source": source})
-            if not args.json:
-                x, y, w, h = face["box"]
-                where = ("whole image (no face found)" if face["face"] == "whole image"
-                         and args.faces != "off" else f"box=({x},{y},{w},{h})")
-                print(f"{path}: {where} {face['label']:<6} "
-                      f"P({positive})={face['p_class1']:.2f} (threshold {threshold:.2f}, {source})")
+        records += found
+        if not args.json:
+            print("\n".join(_line(record, args.faces, names[1]) for record in found))
+    for record in records:
+        record.pop("p_class1", None)               # the JSON names it p_<class 1>
     if args.json:
         print(json.dumps(records, indent=1))
-    if not predicted:
+    if all("error" in record for record in records):
         print("nothing could be predicted (no readable image" + (" with a face)" if args.strict else ")"),
               file=sys.stderr)
         return 1
     return 0
-

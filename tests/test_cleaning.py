@@ -133,7 +133,7 @@ def test_bad_files_are_rejected_with_reasons(tmp_path):
     (happy / "big.png").write_bytes(png_with_header_size(10_000, 6_000))      # over ours (50 MP)
 
     result = run(src, tmp_path / "dst")
-    reasons = dict(zip(result.report["source"], result.report["reason"]))
+    reasons = dict(zip(result.report["source"], result.report["reason"], strict=True))
     assert reasons["happy/notes.jpg"] == "not an image"
     assert reasons["happy/cut.jpg"] == "truncated file"
     assert reasons["happy/tiny.png"] == "too small: 8×8"

@@ -61,7 +61,7 @@ def test_split_drops_leaks_conflicts_and_blanks(fer_tree, tmp_path, monkeypatch)
     Image.fromarray(np.zeros((48, 48), np.uint8)).save(fer / "train/sad/blank.png")
 
     split, dropped, _ = _prepare(fer_tree, tmp_path, monkeypatch)
-    reasons = dict(zip(dropped["path"].str.split("/").str[-1], dropped["reason"]))
+    reasons = dict(zip(dropped["path"].str.split("/").str[-1], dropped["reason"], strict=True))
     assert reasons["leak.png"] == "train image also in test"
     assert reasons["conflict.png"] == "same image with both labels"
     assert reasons["train_happy_001.png"] == "same image with both labels"

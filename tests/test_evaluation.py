@@ -170,7 +170,7 @@ def manifest_source(tmp_path) -> DataSource:
             ("test/sad/c.png", _votes(neutral=5, sadness=5)),             # tie neutral/sadness: no majority
             ("test/sad/d.png", _votes(neutral=1, sadness=8, NF=1))]       # crowd agrees: sadness
     manifest = pd.DataFrame([{"path": path, "ferplus_png": "x.png",
-                              **{f"ferplus_{e}": v for e, v in zip(VOTES, votes)}}
+                              **{f"ferplus_{e}": v for e, v in zip(VOTES, votes, strict=True)}}
                              for path, votes in rows])
     manifest.to_csv(fer / "manifest.csv", index=False)
     return DataSource(tmp_path, fer, None, synthetic=False)

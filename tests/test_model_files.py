@@ -117,10 +117,12 @@ def test_the_models_are_listed_once(monkeypatch, tmp_path):
     from tools import bench
     monkeypatch.setattr(config, "ROOT", tmp_path)
     assert [m.name for m in config.models("network")] == ["original_cnn", "original_cnn_48", "happy_sad"]
-    assert bench.NETWORKS == [(m.name, m.file) for m in config.models("network")]
-    assert bench.TFLITE == [f"happy_sad_{mode}.tflite" for mode in config.TFLITE_MODES]
+    assert [(m.name, m.file) for m in config.models("network")] == bench.NETWORKS
+    assert [f"happy_sad_{mode}.tflite" for mode in config.TFLITE_MODES] == bench.TFLITE
     pretrained = config.MODELS["happy_sad_pretrained"]
-    assert pretrained.path().name == bench.pretrained_file() == "happy_sad_pretrained.keras"
-    assert pretrained.path(7).name == bench.pretrained_file(7) == "happy_sad_pretrained_seed7.keras"
+    assert pretrained.path().name == bench.pretrained_file()
+    assert bench.pretrained_file() == "happy_sad_pretrained.keras"
+    assert pretrained.path(7).name == bench.pretrained_file(7)
+    assert bench.pretrained_file(7) == "happy_sad_pretrained_seed7.keras"
     assert config.MODELS["happy_sad"].path(7).name == config.OUR_MODEL == "happy_sad.keras"   # only 09's has seeds
     assert all(m.path().parent == config.models_dir() for m in config.MODELS.values())

@@ -69,9 +69,8 @@ def test_bad_inputs_are_present(demo):
     assert all(p.is_file() for p in bad.values())
     with pytest.raises(UnidentifiedImageError):
         Image.open(bad["not_an_image"])
-    with pytest.raises(OSError):                   # opens (header is fine), fails to decode
-        with Image.open(bad["truncated"]) as img:
-            img.load()
+    with pytest.raises(OSError), Image.open(bad["truncated"]) as img:   # opens (header is fine), fails to decode
+        img.load()
     with Image.open(bad["too_small"]) as img:
         assert img.size == (10, 10)
     for copy, original in synthetic.DUPLICATE_OF.items():
@@ -87,7 +86,7 @@ def test_same_seed_same_bytes(tmp_path):
     b = synthetic.make_demo(tmp_path / "b", **kwargs)
     files_a, files_b = _files(a), _files(b)
     assert [p.relative_to(a) for p in files_a] == [p.relative_to(b) for p in files_b]
-    assert all(x.read_bytes() == y.read_bytes() for x, y in zip(files_a, files_b))
+    assert all(x.read_bytes() == y.read_bytes() for x, y in zip(files_a, files_b, strict=True))
     c = synthetic.make_demo(tmp_path / "c", **{**kwargs, "seed": 8})
     assert (a / "fer2013/train/happy/happy_0000.png").read_bytes() != \
         (c / "fer2013/train/happy/happy_0000.png").read_bytes()

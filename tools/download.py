@@ -98,27 +98,11 @@ def fetch(url: str, sha256: str, cache_dir: Path | str | None = None,
         target.unlink()                         # stale or corrupt: fetch again
 
     part = target.with_name(target.name + ".part")
-    have = part.stat().st_size if part.exists() else 0
     if urllib.parse.urlparse(url).scheme not in ("http", "https"):     # no file://, ftp:// or custom schemes
         raise ValueError(f"{url}: only http:// and https:// addresses are downloaded")
-    request = urllib.request.Request(url, headers={"Range": f"bytes={have}-"} if have else {})  # noqa: S310
     progress = progress_bar(desc=target.name, unit="B", unit_scale=True, disable=not show_progress)
     try:
-        with urllib.request.urlopen(request, timeout=TIMEOUT_S) as response:  # noqa: S310
-            resumed = have and response.status == 206
-            if not resumed:
-                have = 0                        # the server sends it all again
-            if response.length is not None:
-                progress.total = have + response.length      # (reset() would draw the bar at once)
-            progress.update(have)
-            with open(part, "ab" if resumed else "wb") as out:
-                for block in iter(lambda: response.read(CHUNK), b""):
-                    have += len(block)
-                    if max_bytes is not None and have > max_bytes:
-                        raise TooLargeError(f"{url} is larger than its cap of {max_bytes:,} bytes: "
-                                            "refused, and the partial file deleted.")
-                    out.write(block)
-                    progress.update(len(block))
+        _stream(url, part, max_bytes, progress)
         actual = sha256_of(part)
         if actual != expected:
             raise ChecksumError(
@@ -132,6 +116,28 @@ def fetch(url: str, sha256: str, cache_dir: Path | str | None = None,
     finally:
         progress.close()
     return target
+
+
+def _stream(url: str, part: Path, max_bytes: int | None, progress) -> None:
+    """Append ``url``'s bytes to ``part``, resuming after what it holds (an HTTP ``Range`` request;
+    a server that ignores it sends everything again, and ``part`` starts over)."""
+    have = part.stat().st_size if part.exists() else 0
+    request = urllib.request.Request(url, headers={"Range": f"bytes={have}-"} if have else {})  # noqa: S310
+    with urllib.request.urlopen(request, timeout=TIMEOUT_S) as response:  # noqa: S310
+        resumed = have and response.status == 206
+        if not resumed:
+            have = 0                            # the server sends it all again
+        if response.length is not None:
+            progress.total = have + response.length      # (reset() would draw the bar at once)
+        progress.update(have)
+        with open(part, "ab" if resumed else "wb") as out:
+            for block in iter(lambda: response.read(CHUNK), b""):
+                have += len(block)
+                if max_bytes is not None and have > max_bytes:
+                    raise TooLargeError(f"{url} is larger than its cap of {max_bytes:,} bytes: "
+                                        "refused, and the partial file deleted.")
+                out.write(block)
+                progress.update(len(block))
 
 
 # ---------------------------------------------------------------- safe extraction
@@ -215,43 +221,55 @@ def extract(archive: Path | str, dest: Path | str, *, allowed_suffixes: tuple[st
 
     kind = _archive_kind(archive)
     with (zipfile.ZipFile(archive) if kind == "zip" else tarfile.open(archive)) as handle:
-        members, declared = list(_members(handle, kind)), 0
-        for name, what, size, _ in members:                     # 1. judge every member first
-            _check_name(name, dest, archive)
-            if what not in ("dir", "file"):
-                raise _refuse(archive, name, f"is a {what}")
-            if what == "file" and allowed_suffixes and not name.lower().endswith(allowed_suffixes):
-                raise _refuse(archive, name, f"is not a {' / '.join(allowed_suffixes)} file, the only kinds "
-                                             f"extracted into {dest.name}/")
-            declared += size if what == "file" else 0
-            if size > max_member_bytes or declared > max_bytes:
-                raise too_large(name)()
-        written, created, copied = [], [], 0                    # 2. write, undone if anything fails
-        try:
-            for name, what, _, opener in members:
-                target = _check_name(name, dest, archive)
-                folder = target if what == "dir" else target.parent
-                for missing in reversed([f for f in (folder, *folder.parents) if not f.exists()]):
-                    missing.mkdir()
-                    created.append(missing)
-                if what == "file":
-                    written.append((target.with_name(target.name + ".part"), target))
-                    with opener() as source, open(written[-1][0], "wb") as out:
-                        copied += _copy_capped(source, out, min(max_member_bytes, max_bytes - copied),
-                                               too_large(name))
-            for part, target in written:
-                os.replace(part, target)
-        except BaseException as error:
-            for part, _ in written:
-                part.unlink(missing_ok=True)
-            for folder in reversed(created):
-                with contextlib.suppress(OSError):
-                    folder.rmdir()
-            if isinstance(error, (zipfile.BadZipFile, tarfile.TarError, EOFError, zlib.error)):
-                raise UnsafeArchiveError(f"{archive.name}: refusing to extract: it is damaged "
-                                         f"({' '.join(str(error).split())}). Nothing was extracted.") from None
-            raise
+        members = list(_members(handle, kind))
+        _judge(members, archive, dest, allowed_suffixes, max_member_bytes, max_bytes, too_large)
+        _write(members, archive, dest, max_member_bytes, max_bytes, too_large)
     return dest
+
+
+def _judge(members, archive: Path, dest: Path, allowed_suffixes, max_member_bytes: int, max_bytes: int,
+           too_large) -> None:
+    """Step 1 of :func:`extract`: every member is judged before anything is written."""
+    declared = 0
+    for name, what, size, _ in members:
+        _check_name(name, dest, archive)
+        if what not in ("dir", "file"):
+            raise _refuse(archive, name, f"is a {what}")
+        if what == "file" and allowed_suffixes and not name.lower().endswith(allowed_suffixes):
+            raise _refuse(archive, name, f"is not a {' / '.join(allowed_suffixes)} file, the only kinds "
+                                         f"extracted into {dest.name}/")
+        declared += size if what == "file" else 0
+        if size > max_member_bytes or declared > max_bytes:
+            raise too_large(name)()
+
+
+def _write(members, archive: Path, dest: Path, max_member_bytes: int, max_bytes: int, too_large) -> None:
+    """Step 2 of :func:`extract`: write every member (counting the bytes again), undone if anything fails."""
+    written, created, copied = [], [], 0
+    try:
+        for name, what, _, opener in members:
+            target = _check_name(name, dest, archive)
+            folder = target if what == "dir" else target.parent
+            for missing in reversed([f for f in (folder, *folder.parents) if not f.exists()]):
+                missing.mkdir()
+                created.append(missing)
+            if what == "file":
+                written.append((target.with_name(target.name + ".part"), target))
+                with opener() as source, open(written[-1][0], "wb") as out:
+                    copied += _copy_capped(source, out, min(max_member_bytes, max_bytes - copied),
+                                           too_large(name))
+        for part, target in written:
+            os.replace(part, target)
+    except BaseException as error:
+        for part, _ in written:
+            part.unlink(missing_ok=True)
+        for folder in reversed(created):
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        if isinstance(error, (zipfile.BadZipFile, tarfile.TarError, EOFError, zlib.error)):
+            raise UnsafeArchiveError(f"{archive.name}: refusing to extract: it is damaged "
+                                     f"({' '.join(str(error).split())}). Nothing was extracted.") from None
+        raise
 
 
 DESTINATIONS = ("models", "data")

@@ -403,10 +403,8 @@ def _fetch_each(fetchers: dict) -> tuple[dict, list[str]]:
     return got, errors
 
 
-def get_data(data: Path, parts=("web", "fer2013", "ferplus"), fer2013_csv: Path | None = None,
-             ferplus_votes: Path | None = None, say=print) -> list[str]:
-    """Build each missing part of ``data``; returns the error lines (empty: all done)."""
-    cache = data / "downloads"
+def _missing(data: Path, parts, say) -> list[str]:
+    """The parts not there yet; a part that is there is named and left alone."""
     todo = []
     for part in parts:
         state = _status(data / part)
@@ -416,6 +414,36 @@ def get_data(data: Path, parts=("web", "fer2013", "ferplus"), fer2013_csv: Path 
             say(f"{data / part}: already there, not made by make data: left as it is.")
         else:
             todo.append(part)
+    return todo
+
+
+def _build_fer_parts(data: Path, fer_parts: list[str], csv_path: Path, votes_path: Path, downloaded: bool,
+                     say) -> None:
+    """Read and verify fer2013.csv, then build fer2013/ and ferplus/ from it. A downloaded copy that
+    fails the checks is deleted, so the next run fetches it anew (a file the user gave is never touched)."""
+    say(f"reading {csv_path} ...")
+    try:
+        table, faces = read_fer2013_csv(csv_path, votes_path)
+    except DataError as error:
+        if not downloaded:
+            raise
+        shutil.rmtree(data / "downloads" / "kaggle-fer2013", ignore_errors=True)
+        raise DataError(f"{error} (The downloaded copy was deleted.)") from None
+    say(f"{csv_path}: {len(table):,} rows, every pinned row's pixels checked.")
+    sources = {"fer2013.csv": str(csv_path), "fer2013new.csv": f"microsoft/FERPlus@{FERPLUS_COMMIT}"}
+    if "fer2013" in fer_parts:
+        _install(lambda d: build_fer2013(table, faces, d), data / "fer2013", sources)
+        say(f"{data / 'fer2013'}: the happy and sad faces of Training and PublicTest + manifest.csv.")
+    if "ferplus" in fer_parts:
+        _install(lambda d: build_ferplus(table, faces, d), data / "ferplus", sources)
+        say(f"{data / 'ferplus'}: {len(ferplus_rows(table)):,} training faces + train_votes.csv.")
+
+
+def get_data(data: Path, parts=("web", "fer2013", "ferplus"), fer2013_csv: Path | None = None,
+             ferplus_votes: Path | None = None, say=print) -> list[str]:
+    """Build each missing part of ``data``; returns the error lines (empty: all done)."""
+    cache = data / "downloads"
+    todo = _missing(data, parts, say)
     if not todo:
         return []
     try:
@@ -423,40 +451,25 @@ def get_data(data: Path, parts=("web", "fer2013", "ferplus"), fer2013_csv: Path 
     except DataError as error:
         return [str(error)]
 
-    fetchers = {}
-    if "web" in todo:
-        fetchers["web"] = lambda: fetch_web_photos(cache)
     fer_parts = [p for p in todo if p in ("fer2013", "ferplus")]
+    fetchers = {"web": lambda: fetch_web_photos(cache)} if "web" in todo else {}
     if fer_parts:
         fetchers["votes"] = lambda: ferplus_votes or fetch_ferplus_votes(cache)
         fetchers["csv"] = lambda: fer2013_csv or fetch_fer2013_csv(cache, say)
     got, errors = _fetch_each(fetchers)          # every source is tried: each failure gets its line
 
+    steps = []
     if "web" in got:
-        try:
+        def web():
             _install(lambda d: build_web(got["web"], d), data / "web", {"web": f"{WEB_REPO}@{WEB_COMMIT}"})
             say(f"{data / 'web'}: {sum(WEB_COUNTS.values())} photos, each SHA-256 checked.")
-        except DataError as error:
-            errors.append(str(error))
+        steps.append(web)
     if fer_parts and "votes" in got and "csv" in got:
+        steps.append(lambda: _build_fer_parts(data, fer_parts, Path(got["csv"]), Path(got["votes"]),
+                                              downloaded=fer2013_csv is None, say=say))
+    for step in steps:
         try:
-            csv_path, votes_path = Path(got["csv"]), Path(got["votes"])
-            say(f"reading {csv_path} ...")
-            try:
-                table, faces = read_fer2013_csv(csv_path, votes_path)
-            except DataError as error:
-                if fer2013_csv is None:       # our own download is wrong: delete it, so the next run fetches anew
-                    shutil.rmtree(cache / "kaggle-fer2013", ignore_errors=True)
-                    raise DataError(f"{error} (The downloaded copy was deleted.)") from None
-                raise
-            say(f"{csv_path}: {len(table):,} rows, every pinned row's pixels checked.")
-            sources = {"fer2013.csv": str(csv_path), "fer2013new.csv": f"microsoft/FERPlus@{FERPLUS_COMMIT}"}
-            if "fer2013" in fer_parts:
-                _install(lambda d: build_fer2013(table, faces, d), data / "fer2013", sources)
-                say(f"{data / 'fer2013'}: the happy and sad faces of Training and PublicTest + manifest.csv.")
-            if "ferplus" in fer_parts:
-                _install(lambda d: build_ferplus(table, faces, d), data / "ferplus", sources)
-                say(f"{data / 'ferplus'}: {len(ferplus_rows(table)):,} training faces + train_votes.csv.")
+            step()
         except DataError as error:
             errors.append(str(error))
     return errors

@@ -19,6 +19,7 @@ running and, while Keras trains, the epoch and the time left (:class:`Progress`)
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import datetime as _dt
 import html
@@ -241,10 +242,8 @@ class KernelMemory:
             return
         total = 0
         for process in tree:
-            try:
+            with contextlib.suppress(psutil.Error):     # ended between the listing and now
                 total += process.memory_info().rss
-            except psutil.Error:        # ended between the listing and now
-                pass
         with self._lock:
             self.peak = max(self.peak, total, _high_water_mark(self.pid))
 
