@@ -37,9 +37,7 @@ def fast() -> bool:
 
 
 def _run_dir(base: Path) -> Path:
-    path = base / "fast" if fast() else base
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    return base / "fast" if fast() else base
 
 
 def models_dir() -> Path:
@@ -131,9 +129,16 @@ OUR_MODEL = MODELS["happy_sad"].file                # the series' network: happy
 
 def untrained_dir() -> Path:
     """Where lesson 02 saves the untrained architectures (``models/untrained/``)."""
-    path = models_dir() / "untrained"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    return models_dir() / "untrained"
+
+
+def make_dirs() -> list[Path]:
+    """Create the folders the notebooks write into (models/, models/untrained/, outputs/, data/prepared/,
+    or their fast/ sub-folders): the getters above only name them. ``notebook.setup`` calls this."""
+    folders = [models_dir(), untrained_dir(), outputs_dir(), prepared_dir()]
+    for folder in folders:
+        folder.mkdir(parents=True, exist_ok=True)
+    return folders
 
 
 class MissingStepError(FileNotFoundError):

@@ -52,17 +52,24 @@ class DataSource:
 
 
 def locate(root: Path | None = None) -> DataSource:
-    """Real data under ``$HAPPYSAD_DATA`` if it is there, else the synthetic demo."""
+    """Where the series' data is: the real data under ``$HAPPYSAD_DATA`` if it is there, else the
+    synthetic demo's folder. It only looks: nothing is written (:func:`ensure_demo` makes the demo)."""
     root = Path(root) if root else config.data_dir()
     fer, web = root / "fer2013", root / "web"
     if (fer / "train").is_dir() or web.is_dir():
         return DataSource(root, fer if (fer / "train").is_dir() else None,
                           web if web.is_dir() else None, synthetic=False)
-    from . import synthetic
     demo = config.ROOT / "data" / "synthetic"
-    if not synthetic.is_complete(demo):      # made once; remade when the generator changes
-        synthetic.make_demo(demo)
     return DataSource(demo, demo / "fer2013", demo / "web", synthetic=True)
+
+
+def ensure_demo(source: DataSource) -> DataSource:
+    """Write the synthetic demo where ``source`` points, if ``source`` is the demo and it is not
+    complete yet (made once; made again when its generator changes). Returns ``source``."""
+    from . import synthetic
+    if source.synthetic and not synthetic.is_complete(source.root):
+        synthetic.make_demo(source.root)
+    return source
 
 
 def class_names(folder: Path | str) -> list[str]:

@@ -58,7 +58,8 @@ def setup(title: str = "", gpu_check: bool = True) -> dict:
     """Print what this notebook runs on; seed everything. Returns the facts as a dict."""
     versions = check_versions()
     seed_everything()
-    source = data.locate()
+    config.make_dirs()
+    source = data.ensure_demo(data.locate())      # the demo is drawn here, once, when there is no data
     facts = {
         "python": platform.python_version(),
         **versions,

@@ -32,8 +32,11 @@ DEFAULT_THRESHOLD = model_files.DEFAULT_THRESHOLD
 
 def default_class_names() -> tuple[str, ...]:
     """The sorted class folders of the data the series uses (``data.locate()``: the real data,
-    else the synthetic demo): ``fer2013/train``, else ``web``."""
+    else the synthetic demo's classes): ``fer2013/train``, else ``web``."""
     source = data.locate()
+    if source.synthetic:
+        from .synthetic import CLASSES
+        return tuple(sorted(CLASSES))
     for folder in filter(None, (source.fer and source.fer / "train", source.web)):
         with contextlib.suppress(FileNotFoundError, ValueError):
             return tuple(data.class_names(folder))

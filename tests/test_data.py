@@ -292,8 +292,6 @@ ALLOWED = {   # (file, code on the line, without spaces): why it is neither a de
                                                                          "over the photo for display",
     ("helpers/synthetic.py", ".resize((size,size)"): "draws the demo faces (writes images, reads none)",
     ("helpers/synthetic.py", ".resize((10,10)"): "draws the demo's too-small file",
-    ("tools/make_pins.py", "Image.open(path)"): "hashes FER-2013's pixels for the download pins, "
-                                                "as get_data checks them; no model sees them",
     ("notebooks/01_collect_and_clean.ipynb", "cv2.resize(face48"): "enlarges a face for display",
     ("notebooks/03_train.ipynb", "tf.io.decode_image(tf.io.read_file(path)"):
         "lesson 03's tf.data chain reads the split's FER-2013 PNGs (8-bit gray, each decoded by "
@@ -370,3 +368,16 @@ def test_the_decoder_turns_a_sideways_phone_photo_upright(tmp_path):
     assert array.shape == (40, 20, 3) and (info["width"], info["height"]) == (20, 40)
     assert array[:10].mean() > 250 and array[-20:].mean() < 5    # the band is now at the top
     assert data.read_image(path.read_bytes()).shape == (40, 20, 3)     # bytes (an upload) too
+
+
+def test_finding_data_writes_nothing(tmp_path, monkeypatch):
+    """locate() only looks and the folder getters only name: the demo and the folders are explicit calls."""
+    monkeypatch.setattr(config, "ROOT", tmp_path)
+    monkeypatch.setenv("HAPPYSAD_DATA", str(tmp_path / "empty"))
+    source = data.locate()
+    assert source.synthetic and source.root == tmp_path / "data" / "synthetic"
+    for folder in (config.models_dir(), config.untrained_dir(), config.outputs_dir(), config.prepared_dir()):
+        assert folder.is_relative_to(tmp_path)
+    assert list(tmp_path.iterdir()) == []                       # nothing was written
+    assert set(config.make_dirs()) == {tmp_path / "models", tmp_path / "models" / "untrained",
+                                       tmp_path / "outputs", tmp_path / "data" / "prepared"}

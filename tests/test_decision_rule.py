@@ -35,6 +35,7 @@ def test_write_facts_fresh_drops_every_older_fact(tmp_path):
 def test_lesson_03_retrain_clears_the_stale_threshold(tmp_path, monkeypatch):
     monkeypatch.setattr(config, "ROOT", tmp_path)          # models_dir(): tmp_path/models/fast, not the project's
     monkeypatch.setenv("HAPPYSAD_FAST", "1")
+    config.make_dirs()                                     # as notebook.setup() does
     path = config.models_dir() / config.OUR_MODEL
     keras.Sequential([keras.Input((48, 48, 1)), keras.layers.GlobalAveragePooling2D(),
                       keras.layers.Dense(1, activation="sigmoid")]).save(path)   # the checkpoint fit left

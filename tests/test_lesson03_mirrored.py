@@ -40,6 +40,7 @@ def test_lesson_03_trains_under_mirrored_strategy(tmp_path, monkeypatch):
     import keras
     monkeypatch.setattr(config, "ROOT", tmp_path)          # models/, outputs/ go to tmp_path
     monkeypatch.setenv("HAPPYSAD_FAST", "1")
+    config.make_dirs()                                     # as notebook.setup() does
     keras.Sequential([keras.Input((48, 48, 1)), keras.layers.Rescaling(1 / 255), keras.layers.Conv2D(4, 3),
                       keras.layers.GlobalAveragePooling2D(), keras.layers.Dense(1, activation="sigmoid")],
                      name="happy_sad").save(config.untrained_dir() / config.OUR_MODEL)   # stands in for lesson 02's

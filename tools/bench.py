@@ -255,6 +255,7 @@ def write(table: pd.DataFrame, out_dir: Path | None = None, photos: pd.DataFrame
     """``benchmark.md`` and ``benchmark.csv`` (index column "model") under ``outputs/``."""
     import tensorflow as tf
     out_dir = Path(out_dir) if out_dir else config.outputs_dir()
+    out_dir.mkdir(parents=True, exist_ok=True)
     table.to_csv(out_dir / "benchmark.csv", index_label="model")
     names = table.attrs.get("class_names", ["happy", "sad"])
     shown = table[[c.format(*names) for c in COLUMNS if c.format(*names) in table.columns]]
