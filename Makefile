@@ -13,6 +13,8 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
+# pip itself, pinned like every other package (the lock cannot hold it)
+PIP_VERSION := 26.3
 NOTEBOOKS   := notebooks
 STUDENT_DIR := outputs/student
 # nbstripout keeps cell tags and jupyter.source_hidden; --keep-id keeps cell ids stable.
@@ -27,7 +29,7 @@ CHECK_PYTHON := -c 'import sys; v = sys.version_info[:2]; sys.exit(0 if (3, 11) 
 $(STAMP): requirements.lock pyproject.toml
 	@if [ -x $(PY) ]; then $(PY) $(CHECK_PYTHON); else $(PYTHON) $(CHECK_PYTHON); fi
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet pip==$(PIP_VERSION)
 	$(PY) -m pip install --quiet --require-hashes -r requirements.lock
 	$(PY) -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
