@@ -78,7 +78,7 @@ def _build_project(tmp_path, monkeypatch):
         model = _known_network(shape)
         model.save(tmp_path / "models" / file)
         model_files.write_facts(tmp_path / "models" / file, name=file.split(".")[0], class_names=names,
-                           train_seconds=seconds, epochs_run=7, best_epoch=5)
+                           train_seconds=seconds, epochs_run=7, best_epoch=5, train_images=300)
     # lesson 09's model, with a saved rule (mirror averaging, a threshold) that scores otherwise than
     # 0.5 on the average and otherwise than the threshold on one view: so the rule's column is tested
     x_test, y_test = data.load_xy(split, "test")
@@ -153,6 +153,10 @@ def test_bench_measures_saved_models_and_writes_the_table(project, measured):
     assert table.loc["happy_sad", "params"] == 48 * 48 + 1
     assert table.loc["original_cnn", "train_minutes"] == pytest.approx(10.0)
     assert table.loc["happy_sad", "epochs"] == 7 and table.loc["happy_sad", "best_epoch"] == 5
+    assert table.loc["happy_sad", "train_faces_per_s"] == pytest.approx(300 * 7 / 90.0)    # faces x epochs / s
+    assert table.loc["happy_sad", "predict_vs_train"] == pytest.approx(
+        table.loc["happy_sad", "images_per_s_b64"] / (300 * 7 / 90.0))
+    assert pd.isna(table.loc["happy_sad_pretrained", "train_faces_per_s"])     # no train_images saved
     assert table.loc["happy_sad", "saved_mb"] == pytest.approx(
         (project / "models" / config.OUR_MODEL).stat().st_size / 1e6)
     assert list(table["kind"]) == ["Keras", "Keras", "Keras", "Keras", "scikit-learn", "TFLite"]
@@ -196,6 +200,11 @@ def test_main_runs_the_missing_lessons_first(project, monkeypatch):
         assert bench.main(["--repeats", "1", "--no-train"]) == 0 and len(calls) == 1
     finally:
         ours.write_bytes(kept)                                          # the module's project, as it was
+
+
+def test_training_throughput_from_the_saved_facts():
+    assert bench.training_throughput({"train_images": 1000, "epochs_run": 30, "train_seconds": 600}) == 50.0
+    assert bench.training_throughput({"epochs_run": 30, "train_seconds": 600}) is None
 
 
 def test_targets_say_which_are_met():

@@ -41,7 +41,8 @@ TARGETS = {"accuracy": 0.935, "balanced_accuracy": 0.93, "saved_mb": 1.0, "train
 # The columns benchmark.md shows ("{1}" is the name of class 1); benchmark.csv has them all.
 COLUMNS = ["kind", "input", "params", "macs", "saved_mb", "train_minutes", "pretrain_minutes", "epochs",
            "best_epoch", "accuracy", "balanced_accuracy", "{1}_f1", "roc_auc", "accuracy_mirrored",
-           "accuracy_rule", "balanced_accuracy_rule", "images_per_s_b64", "latency_ms_b1"]
+           "accuracy_rule", "balanced_accuracy_rule", "images_per_s_b64", "latency_ms_b1",
+           "train_faces_per_s", "predict_vs_train"]
 
 
 def pretrained_file(seed: int = config.SEED) -> str:
@@ -54,6 +55,15 @@ def pretrained_files(folder: Path | None = None) -> list[tuple[str, str]]:
     folder = folder or config.models_dir()
     files = [pretrained_file(seed) for seed in (config.SEED, *SECOND_SEEDS)]
     return [(Path(file).stem, file) for file in files if (folder / file).exists()]
+
+
+def training_throughput(facts: dict) -> float | None:
+    """Faces a second in training, from what lesson 03 saved: training faces x epochs / training seconds
+    (validation after each epoch included, as the learner waits for it). None when a fact is missing."""
+    try:
+        return facts["train_images"] * facts["epochs_run"] / facts["train_seconds"]
+    except (KeyError, TypeError, ZeroDivisionError):
+        return None
 
 
 def missing_steps() -> list[str]:
@@ -117,13 +127,16 @@ def measure(repeats: int = 30) -> pd.DataFrame:
         fitted = np.asarray(data.to_model_input(sample, predictor.input_shape))
         seconds = facts.get("train_seconds")
         p_test, view_columns = views(predictor)
+        train_speed = training_throughput(facts)
         rows[name] = row(p_test, efficiency.keras_predict_fn(model), fitted,
                          folder / file, kind="Keras", input="x".join(map(str, predictor.input_shape)),
                          params=model.count_params(), macs=efficiency.count_macs(model),
                          train_minutes=None if seconds is None else seconds / 60,
                          pretrain_minutes=facts["pretrain_seconds"] / 60 if "pretrain_seconds" in facts else None,
                          epochs=facts.get("epochs_run"), best_epoch=facts.get("best_epoch"),
-                         **view_columns, seed=facts.get("seed"))
+                         **view_columns, seed=facts.get("seed"), train_faces_per_s=train_speed)
+        if train_speed:      # how much faster the same network answers than it learns, on this machine
+            rows[name]["predict_vs_train"] = rows[name]["images_per_s_b64"] / train_speed
     name, file = BASELINE
     if (folder / file).exists():
         pipe = baseline.load_pipeline(folder / file)
