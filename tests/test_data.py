@@ -374,6 +374,7 @@ def test_finding_data_writes_nothing(tmp_path, monkeypatch):
     """locate() only looks and the folder getters only name: the demo and the folders are explicit calls."""
     monkeypatch.setattr(config, "ROOT", tmp_path)
     monkeypatch.setenv("HAPPYSAD_DATA", str(tmp_path / "empty"))
+    monkeypatch.delenv("HAPPYSAD_FAST", raising=False)
     source = data.locate()
     assert source.synthetic and source.root == tmp_path / "data" / "synthetic"
     for folder in (config.models_dir(), config.untrained_dir(), config.outputs_dir(), config.prepared_dir()):
