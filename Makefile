@@ -24,7 +24,7 @@ NBSTRIPOUT := $(PY) -m nbstripout --keep-id
 CHECK_PYTHON := -c 'import sys; v = sys.version_info[:2]; sys.exit(0 if (3, 11) <= v <= (3, 13) else \
   "%s is Python %d.%d; this project needs Python 3.11-3.13: install one, then run make PYTHON=python3.11 (and delete .venv if it exists)." % (sys.executable, *v))'
 
-.PHONY: run lab data test bench student clean-notebooks check-notebooks lint lock
+.PHONY: run lab data test bench student clean-notebooks check-notebooks lint lock lesson-code
 
 $(STAMP): requirements.lock pyproject.toml
 	@if [ -x $(PY) ]; then $(PY) $(CHECK_PYTHON); else $(PYTHON) $(CHECK_PYTHON); fi
@@ -66,6 +66,10 @@ check-notebooks: $(STAMP)
 
 lint: $(STAMP)
 	$(PY) -m ruff check .
+
+# The lessons' #@save cells (d2l's habit) -> helpers/lessons.py, after changing one (tools/lesson_code.py).
+lesson-code: $(STAMP)
+	$(PY) -m tools.lesson_code
 
 # Maintainers, after changing requirements.txt: every package those pins pull in, with hashes, for
 # Linux, macOS and Windows (--universal) and Python 3.11-3.13. uv is a maintainer's tool, not a requirement.

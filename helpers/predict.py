@@ -160,14 +160,15 @@ def load_predictor(model):
 
 def predict_faces(model, rgb_image, faces: str = "largest", class_names=None,
                   threshold: float | None = None, detector: str = face_module.DETECTOR,
-                  whole_image: bool = True) -> list[dict]:
+                  whole_image: bool = True, keep_input: bool = False) -> list[dict]:
     """The faces in one uint8 photo with the model's verdict, largest face first.
 
     ``faces``: ``"largest"`` (one face), ``"all"``, or ``"off"`` (the whole image is
     the face, for ready-made crops like FER-2013). When no face is found, the whole image
     is classified instead (``"face": "whole image"``), unless ``whole_image=False``: then
     the answer is ``[]``. The label is ``class_names[model_files.decide(p, threshold)]``; ``threshold``
-    and ``class_names`` default to the model's saved facts.
+    and ``class_names`` default to the model's saved facts. ``keep_input=True`` adds each face as the
+    model saw it (``"input"``: uint8 at the model's input shape), for :func:`explain`.
     """
     predictor = load_predictor(model)
     threshold = predictor.threshold if threshold is None else float(threshold)
@@ -185,14 +186,28 @@ def predict_faces(model, rgb_image, faces: str = "largest", class_names=None,
     batch = np.concatenate([np.asarray(data.to_model_input(c, predictor.input_shape)) for c in crops])
     p = np.asarray(predictor.predict_proba(np.round(batch).astype(np.uint8)), float).reshape(-1)
     out = []
-    for face, p1 in zip(boxes, p, strict=True):
+    for face, p1, fitted in zip(boxes, p, batch, strict=True):
         index = model_files.decide(p1, threshold)
         out.append({"box": tuple(int(v) for v in face.box), "eyes": face.eyes,
                     "face": "whole image" if face.detector == "off" else "detected",
                     "label": names[index], "class_index": index,
                     "p_class1": float(p1), f"p_{names[1]}": float(p1),
-                    "probability": float(p1 if index else 1.0 - p1), "threshold": threshold})
+                    "probability": float(p1 if index else 1.0 - p1), "threshold": threshold,
+                    **({"input": np.round(fitted).astype(np.uint8)} if keep_input else {})})
     return out
+
+
+def explain(predictor, found: list[dict]) -> np.ndarray:
+    """Lesson 06's Grad-CAM map (N, h, w) for each face :func:`predict_faces` found with ``keep_input``:
+    the evidence for what the network said, at its last feature maps, from one pass of the face.
+    The lesson's own functions (``helpers/lessons.py``, copied from its ``#@save`` cells)."""
+    from . import lessons
+    model = getattr(predictor, "model", None)
+    if model is None:
+        raise ValueError("Grad-CAM follows the gradients of a Keras model: explain with the .keras file, "
+                         "not a .tflite one.")
+    images = np.stack([face["input"] for face in found])
+    return lessons.grad_cam(model, lessons.grad_cam_layer(model), images, [face["class_index"] for face in found])
 
 
 def predict_file(model, path, **kwargs) -> list[dict]:
@@ -242,22 +257,43 @@ def _parser() -> argparse.ArgumentParser:
                         help="answer only for detected faces (default: when no face is found, "
                              "classify the whole image and say so)")
     parser.add_argument("--json", action="store_true", help="print one JSON list instead of lines")
+    parser.add_argument("--explain", action="store_true",
+                        help="also write a picture per photo: the face boxes, the answers and lesson 06's "
+                             "Grad-CAM map of each face (a .keras model only)")
+    parser.add_argument("--out", default=None,
+                        help="folder for the --explain pictures (default: outputs/explained/)")
     return parser
+
+
+def _explained(path: Path, image, found: list[dict], predictor, names, out: Path) -> str:
+    """Write ``out/<photo>.explained.png`` (its PNG title holds the answers); returns its path."""
+    from PIL import Image, PngImagePlugin
+    from . import plots
+    picture, title = plots.explanation_picture(image, found, explain(predictor, found), names)
+    out.mkdir(parents=True, exist_ok=True)
+    target = out / f"{path.stem}.explained.png"
+    info = PngImagePlugin.PngInfo()
+    info.add_text("Title", title)
+    Image.fromarray(picture).save(target, pnginfo=info)
+    return str(target)
 
 
 def _records(path: Path, predictor, args, names, threshold: float, source: str) -> list[dict]:
     """The answers for one file: a record per face, or one record with the ``error`` (the decoder's
     words: "not an image", ...; or "no face found"). A missing detector is raised."""
     try:
-        found = predict_faces(predictor, data.read_image(path), args.faces, names, threshold,
-                              args.detector, whole_image=not args.strict)
+        image = data.read_image(path)
+        found = predict_faces(predictor, image, args.faces, names, threshold,
+                              args.detector, whole_image=not args.strict, keep_input=args.explain)
     except data.Rejected as rejected:
         return [{"file": str(path), "error": rejected.reason}]
     if not found:
         return [{"file": str(path), "error": "no face found"}]
+    picture = {"picture": _explained(path, image, found, predictor, names, Path(args.out or config.outputs_dir()
+                                                                                  / "explained"))} if args.explain else {}
     return [{"file": str(path), "face": face["face"], "box": list(face["box"]), "detector": args.detector,
              "label": face["label"], f"p_{names[1]}": round(face["p_class1"], 4), "p_class1": face["p_class1"],
-             "threshold": threshold, "threshold_source": source} for face in found]
+             "threshold": threshold, "threshold_source": source, **picture} for face in found]
 
 
 def _line(record: dict, faces: str, positive: str) -> str:
@@ -267,8 +303,9 @@ def _line(record: dict, faces: str, positive: str) -> str:
     x, y, w, h = record["box"]
     where = ("whole image (no face found)" if record["face"] == "whole image" and faces != "off"
              else f"box=({x},{y},{w},{h})")
+    picture = f" -> {record['picture']}" if "picture" in record else ""
     return (f"{record['file']}: {where} {record['label']:<6} P({positive})={record['p_class1']:.2f} "
-            f"(threshold {record['threshold']:.2f}, {record['threshold_source']})")
+            f"(threshold {record['threshold']:.2f}, {record['threshold_source']}){picture}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -279,6 +316,10 @@ def main(argv: list[str] | None = None) -> int:
         names = predictor.class_names or default_class_names()
     except (FileNotFoundError, ValueError) as err:
         print("error: " + " ".join(str(err).splitlines()), file=sys.stderr)   # one line
+        return 2
+    if args.explain and getattr(predictor, "model", None) is None:
+        print(f"error: --explain draws Grad-CAM, which follows a Keras model's gradients: give a .keras model, "
+              f"not {model_path.name}.", file=sys.stderr)
         return 2
     threshold, source = ((predictor.threshold, predictor.threshold_source) if args.threshold is None
                          else (args.threshold, "--threshold"))

@@ -376,3 +376,49 @@ def test_cli_reads_a_16_bit_photo_as_cleaning_does(bright_model, tmp_path, capsy
                          "--faces", "off", "--json"]) == 0
     [record] = json.loads(capsys.readouterr().out)
     assert record["label"] == "happy" and record["p_sad"] < 0.5
+
+
+# ----------------------------------------------------------------------------- predict --explain
+
+@pytest.fixture(scope="module")
+def relu_model(tmp_path_factory) -> Path:
+    """A small convolutional network with a ReLU (the layer Grad-CAM reads), saved with its facts."""
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((16, 16, 1)), keras.layers.Rescaling(1 / 255),
+                              keras.layers.Conv2D(4, 3, padding="same"), keras.layers.ReLU(),
+                              keras.layers.GlobalAveragePooling2D(), keras.layers.Dense(1, activation="sigmoid")])
+    path = _save(model, tmp_path_factory.mktemp("models") / "relu.keras")
+    model_files.write_facts(path, class_names=["happy", "sad"], threshold=0.5)
+    return path
+
+
+def test_explain_writes_the_box_the_answer_and_the_map(relu_model, tmp_path, capsys):
+    from helpers import plots, synthetic
+    canvas = Image.new("RGB", (640, 400), (200, 200, 200))
+    canvas.paste(synthetic.web_face(np.random.default_rng(0), happy=False), (250, 100))   # MTCNN finds it
+    photo = tmp_path / "class photo.png"
+    canvas.save(photo)
+    assert predict.main([str(photo), "--model", str(relu_model), "--explain", "--out", str(tmp_path / "out"),
+                         "--json"]) == 0
+    [record] = json.loads(capsys.readouterr().out)
+    assert record["picture"] == str(tmp_path / "out" / "class photo.explained.png")
+    picture = Image.open(record["picture"])
+    assert picture.text["Title"].startswith(f"{record['label']} P(sad)={record['p_sad']:.2f} (threshold 0.50)")
+    image = np.asarray(picture.convert("RGB"))
+    scale, strip = 480 / 400, 36                            # the photo is scaled to 480 pixels, under a title strip
+    x, y, w, h = (round(v * scale) for v in record["box"])
+    colour = plots.CLASS_RGB[["happy", "sad"].index(record["label"])]
+    top_edge = image[strip + y, x + 5:x + w - 5]
+    assert (top_edge == colour).all()                       # the box is drawn where the face is
+    assert (image[strip + y + h // 2, x + w // 2] != colour).any()      # ... and not filled
+    assert image.shape[1] > round(640 * scale)              # the Grad-CAM panel sits beside the photo
+
+
+def test_explain_needs_a_keras_model(tmp_path, capsys, monkeypatch):
+    class Lite:                       # what a .tflite predictor offers: answers, no Keras model
+        threshold, threshold_source, flip, class_names = 0.5, "saved", False, ["happy", "sad"]
+    monkeypatch.setattr(predict, "load_predictor", lambda path: Lite())
+    photo = _png(tmp_path / "face.png", _uniform(120))
+    assert predict.main([str(photo), "--model", "happy_sad_int8.tflite", "--explain"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--explain draws Grad-CAM" in err and "happy_sad_int8.tflite" in err
