@@ -4,6 +4,7 @@
 # Both create .venv and install requirements.lock (every package pinned, with hashes) on first use. Others:
 #   make lab              - JupyterLab on notebooks/ with the project's kernel and settings (tools/lab.py)
 #   make data             - the real data from its public sources, verified (make run does it when there is none)
+#   make test-browser     - JupyterLab in headless Chromium (Playwright): lessons 01 and 08, the upload, the report
 #   make bench            - every model measured side by side -> outputs/benchmark.md
 #   make student          - copies of the notebooks without the solution cells -> outputs/student/
 #   make clean-notebooks  - strip outputs from notebooks/*.ipynb (nbstripout; also a pre-commit hook)
@@ -24,7 +25,7 @@ NBSTRIPOUT := $(PY) -m nbstripout --keep-id
 CHECK_PYTHON := -c 'import sys; v = sys.version_info[:2]; sys.exit(0 if (3, 11) <= v <= (3, 13) else \
   "%s is Python %d.%d; this project needs Python 3.11-3.13: install one, then run make PYTHON=python3.11 (and delete .venv if it exists)." % (sys.executable, *v))'
 
-.PHONY: run lab data test bench student clean-notebooks check-notebooks lint lock lesson-code
+.PHONY: run lab data test test-browser bench student clean-notebooks check-notebooks lint lock lesson-code
 
 $(STAMP): requirements.lock pyproject.toml
 	@if [ -x $(PY) ]; then $(PY) $(CHECK_PYTHON); else $(PYTHON) $(CHECK_PYTHON); fi
@@ -48,6 +49,10 @@ data: $(STAMP)
 
 test: $(STAMP)
 	HAPPYSAD_FAST=1 $(PY) -m pytest tests notebooks --nbval-lax --nbval-current-env -p no:cacheprovider
+
+# The learner's screen in a real browser, fast mode (tests_browser/; Chromium from the OS, never downloaded).
+test-browser: $(STAMP)
+	HAPPYSAD_FAST=1 $(PY) -m pytest tests_browser -p no:cacheprovider -s
 
 # Full-mode numbers: trains through notebooks 01-03 (and 04, 05, 07) if models/ lacks them, then measures.
 bench: $(STAMP)
