@@ -165,14 +165,24 @@ def page(browser, server):
     tab.set_default_timeout(60_000)
     tab.goto(f"{url}/lab?token={token}")
     tab.locator(".jp-LabShell").wait_for()
-    yield tab, url
+    yield tab, url, token
     context.close()
 
 
 # ------------------------------------------------------------------ what a learner does, in the page
 
-def open_notebook(tab, url: str, name: str) -> None:
-    tab.goto(f"{url}/lab/tree/{name}")
+def open_notebook(tab, url: str, token: str, name: str) -> None:
+    """Only ``name`` open (``?reset``: no tab of the lesson before), its kernel started and idle; the
+    kernels of the notebooks opened before are shut down, as File > Close and Shut Down Notebook does."""
+    headers = {"Authorization": f"token {token}"}
+    with urllib.request.urlopen(urllib.request.Request(f"{url}/api/sessions", headers=headers)) as answer:  # noqa: S310
+        sessions = json.load(answer)
+    for session in sessions:
+        urllib.request.urlopen(urllib.request.Request(  # noqa: S310 - the local server
+            f"{url}/api/sessions/{session['id']}", method="DELETE", headers=headers)).close()
+    tab.goto(f"{url}/lab/tree/{name}?reset")
+    tab.wait_for_function("document.querySelector('#jp-main-dock-panel .lm-TabBar-tab.lm-mod-current "
+                          f".lm-TabBar-tabLabel')?.textContent === {json.dumps(name)}")
     tab.locator(f"{NOTEBOOK} .jp-Cell").first.wait_for()
     # the kernel is up when the status bar names it and says Idle ("No Kernel | Initializing" before)
     tab.wait_for_function("/ipykernel\\) \\| Idle/.test(document.querySelector('#jp-main-statusbar').textContent)",
@@ -309,8 +319,8 @@ def run_headless(only: str) -> None:
 # ------------------------------------------------------------------ the tests
 
 def test_lesson_01_runs_all_cells_quietly(page, out_dir):
-    tab, url = page
-    open_notebook(tab, url, LESSONS[0])
+    tab, url, token = page
+    open_notebook(tab, url, token, LESSONS[0])
     seconds = run_all(tab)
     print(f"01 Run All: {seconds:.0f} s")
     tab.locator(f"{NOTEBOOK} .jp-Cell").first.scroll_into_view_if_needed()
@@ -321,10 +331,10 @@ def test_lesson_01_runs_all_cells_quietly(page, out_dir):
 
 
 def test_lesson_08_answers_an_uploaded_photo(page, out_dir, tmp_path):
-    tab, url = page
+    tab, url, token = page
     if not models_ready():                  # a fresh clone: lesson 01 made the split just now
         run_headless("02,03,04")
-    open_notebook(tab, url, LESSONS[1])
+    open_notebook(tab, url, token, LESSONS[1])
     seconds = run_all(tab)
     print(f"08 Run All: {seconds:.0f} s")
     check_ran_cleanly(tab, out_dir / "notebooks" / LESSONS[1])
