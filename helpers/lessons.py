@@ -46,3 +46,23 @@ def grad_cam(net, layer, images, targets):
     cam = tf.nn.relu(cam)                                # keep the places that speak FOR the target
     top = tf.reduce_max(cam, axis=(1, 2), keepdims=True)
     return (cam / tf.where(top > 0, top, 1.0)).numpy()   # scaled to a maximum of 1 (an empty map stays 0)
+
+
+# ---- 07_efficiency_and_deployment, cell 60a1553a
+def tflite_proba(interpreter, fitted):
+    """P(class 1) from a .tflite interpreter, for images already fitted to its input shape (0-255)."""
+    inp, out = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
+    if inp["shape"][0] != len(fitted):                     # the file was saved for one image
+        interpreter.resize_tensor_input(inp["index"], [len(fitted), *inp["shape"][1:]])
+        interpreter.allocate_tensors()
+    x = np.asarray(fitted, np.float32)
+    if inp["dtype"] == np.int8:                            # quantise: q = x / scale + zero_point
+        scale, zero_point = inp["quantization"]
+        x = np.clip(np.round(x / scale + zero_point), -128, 127)
+    interpreter.set_tensor(inp["index"], x.astype(inp["dtype"]))
+    interpreter.invoke()
+    y = interpreter.get_tensor(out["index"])
+    if out["dtype"] == np.int8:                            # de-quantise: x = scale * (q - zero_point)
+        scale, zero_point = out["quantization"]
+        y = scale * (y.astype(np.float32) - zero_point)
+    return y.ravel()

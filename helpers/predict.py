@@ -110,7 +110,6 @@ class TFLitePredictor(_Predictor):
         self._input, self._output = self.interpreter.get_input_details()[0], self.interpreter.get_output_details()[0]
         self.input_shape = tuple(int(d) for d in self._input["shape"][1:])
         self.input_dtype = np.dtype(self._input["dtype"])
-        self._batch = int(self._input["shape"][0])
         self._read_facts(self.path)
 
     @property
@@ -120,20 +119,10 @@ class TFLitePredictor(_Predictor):
                 "output": tuple(self._output["quantization"])}
 
     def _run(self, x: np.ndarray) -> np.ndarray:
-        """One invoke on images already at ``input_shape`` (float 0-255)."""
-        if len(x) != self._batch:
-            self.interpreter.resize_tensor_input(self._input["index"], [len(x), *self.input_shape])
-            self.interpreter.allocate_tensors()
-            self._batch = len(x)
-        scale, zero = self._input["quantization"]
-        if np.issubdtype(self.input_dtype, np.integer):
-            info = np.iinfo(self.input_dtype)
-            x = np.clip(np.round(x / (scale or 1.0) + zero), info.min, info.max)
-        self.interpreter.set_tensor(self._input["index"], x.astype(self.input_dtype))
-        self.interpreter.invoke()
-        out = self.interpreter.get_tensor(self._output["index"]).astype(np.float32)
-        scale, zero = self._output["quantization"]
-        return (out - zero) * scale if np.issubdtype(self._output["dtype"], np.integer) and scale else out
+        """One invoke on images already at ``input_shape`` (float 0-255): lesson 07's ``tflite_proba``
+        (quantise, invoke, de-quantise), the function the lesson writes, from ``helpers/lessons.py``."""
+        from .lessons import tflite_proba
+        return tflite_proba(self.interpreter, x).astype(np.float32)
 
     def _proba(self, images) -> np.ndarray:
         out = [np.zeros(0, np.float32)]
