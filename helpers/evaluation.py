@@ -163,7 +163,7 @@ def crowd_majority(votes: pd.DataFrame, prefix: str = "") -> pd.Series:
 def crowd_votes(split: pd.DataFrame, source=None) -> pd.DataFrame | None:
     """FER+ crowd votes for the rows of ``split`` (same index), or None without a manifest.
 
-    ``split`` is a table from ``helpers.data.load_split`` (``path`` relative to the
+    ``split`` is a table from ``helpers.splits.load_split`` (``path`` relative to the
     data root, ``class``). The manifest's ``path`` is relative to ``fer2013/``.
     Columns: one per vote column (``config.FERPLUS_VOTE_COLUMNS``), ``crowd_majority``
     (:func:`crowd_majority`: None for a tie), ``crowd_share`` (share of votes for the

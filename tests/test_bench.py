@@ -11,7 +11,7 @@ import pytest
 from sklearn.metrics import balanced_accuracy_score, roc_auc_score
 
 from conftest import make_fer_tree
-from helpers import baseline, config, data, model_files
+from helpers import baseline, config, model_files, splits
 from tools import bench
 
 
@@ -69,9 +69,9 @@ def _build_project(tmp_path, monkeypatch):
     monkeypatch.setattr(config, "models_dir", lambda: tmp_path / "models")
     monkeypatch.setattr(config, "outputs_dir", lambda: tmp_path / "outputs")
     monkeypatch.setattr(config, "prepared_dir", lambda: tmp_path / "prepared")
-    data.prepare_fer_split()
-    split = data.load_split()
-    names = data.split_class_names(split)
+    splits.prepare_fer_split()
+    split = splits.load_split()
+    names = splits.split_class_names(split)
     for file, shape, seconds in ((config.ORIGINAL_MODEL, (32, 32, 3), 600.0),
                                  (config.ORIGINAL_48_MODEL, (48, 48, 1), 300.0),
                                  (config.OUR_MODEL, (48, 48, 1), 90.0)):
@@ -81,7 +81,7 @@ def _build_project(tmp_path, monkeypatch):
                            train_seconds=seconds, epochs_run=7, best_epoch=5, train_images=300)
     # lesson 09's model, with a saved rule (mirror averaging, a threshold) that scores otherwise than
     # 0.5 on the average and otherwise than the threshold on one view: so the rule's column is tested
-    x_test, y_test = data.load_xy(split, "test")
+    x_test, y_test = splits.load_xy(split, "test")
     p = _known_p(x_test, (48, 48, 1))
     p_mirror = (p + _known_p(x_test[:, :, ::-1], (48, 48, 1))) / 2
 
@@ -94,7 +94,7 @@ def _build_project(tmp_path, monkeypatch):
     _known_network((48, 48, 1)).save(pretrained)
     model_files.write_facts(pretrained, class_names=names, train_seconds=150.0, pretrain_seconds=60.0, seed=42,
                             epochs_run=9, best_epoch=8, threshold=threshold, flip_average=True)
-    x_train, y_train = data.load_xy(split, "train")
+    x_train, y_train = splits.load_xy(split, "train")
     pipe = make_pipeline(FunctionTransformer(baseline.hog_features), StandardScaler(), LogisticRegression(max_iter=200))
     baseline.save_pipeline(pipe.fit(x_train, y_train), tmp_path / "models" / bench.BASELINE[1])
     monkeypatch.setattr(bench, "_test_pipeline", pipe, raising=False)     # the fitted one, for the expected scores
@@ -119,8 +119,8 @@ def test_bench_measures_saved_models_and_writes_the_table(project, measured):
     assert table.index.name == "model"
 
     # every score against an answer computed here: 0.5 threshold, the test split, one view (and mirrored)
-    split = data.load_split()
-    x_test, y_test = data.load_xy(split, "test")
+    split = splits.load_split()
+    x_test, y_test = splits.load_xy(split, "test")
     n, shape = len(y_test), (48, 48, 1)
     p = _known_p(x_test, shape)
     assert 0.1 < (p >= 0.5).mean() < 0.9                      # the known network says both classes

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from helpers import config
+from helpers import config, splits
 from tools import bench
 
 
@@ -49,10 +49,9 @@ def test_pretrained_targets_use_the_mean_of_the_seeds():
 
 
 def test_the_bench_asks_for_lesson_09_and_the_second_seed(tmp_path, monkeypatch):
-    from helpers import data
     monkeypatch.setattr(config, "models_dir", lambda: tmp_path)
     monkeypatch.setattr(config, "prepared_dir", lambda: tmp_path)
-    for file in [data.SPLIT_FILE, bench.BASELINE[1], *bench.TFLITE, *(file for _, file in bench.NETWORKS)]:
+    for file in [splits.SPLIT_FILE, bench.BASELINE[1], *bench.TFLITE, *(file for _, file in bench.NETWORKS)]:
         (tmp_path / file).touch()                                 # everything but lesson 09's models
     assert bench.missing_steps() == ["09"] and bench.missing_seeds() == list(bench.SECOND_SEEDS)
     assert bench.pretrained_files() == []

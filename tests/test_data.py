@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from helpers import config, data
+from helpers import config, data, splits
 
 
 def test_class_names_are_sorted_folders(tmp_path):
@@ -38,15 +38,15 @@ def test_any_two_classes_work(tmp_path, fer_tree, monkeypatch):
         base = fer_tree / "fer2013" / split
         (base / "happy").rename(base / "cats")
         (base / "sad").rename(base / "dogs")
-    split = data.prepare_fer_split(data.locate(fer_tree), out_dir=tmp_path / "out")
-    assert data.split_class_names(split) == ["cats", "dogs"]
+    split = splits.prepare_fer_split(data.locate(fer_tree), out_dir=tmp_path / "out")
+    assert splits.split_class_names(split) == ["cats", "dogs"]
 
 
 def _prepare(fer_tree, tmp_path, monkeypatch):
     monkeypatch.delenv("HAPPYSAD_FAST", raising=False)
     out = tmp_path / "prepared"
-    split = data.prepare_fer_split(data.locate(fer_tree), out_dir=out)
-    return split, pd.read_csv(out / data.DROPPED_FILE), out
+    split = splits.prepare_fer_split(data.locate(fer_tree), out_dir=out)
+    return split, pd.read_csv(out / splits.DROPPED_FILE), out
 
 
 def test_split_drops_leaks_conflicts_and_blanks(fer_tree, tmp_path, monkeypatch):
@@ -84,16 +84,16 @@ def test_split_is_stratified_seeded_and_saved(fer_tree, tmp_path, monkeypatch):
     assert set(split["split"]) == {"train", "val", "test"}
     val = split[split["split"] == "val"]
     assert abs(val["label"].mean() - 0.5) < 0.1             # stratified: both classes in val
-    again = data.prepare_fer_split(data.locate(fer_tree), out_dir=tmp_path / "again")
+    again = splits.prepare_fer_split(data.locate(fer_tree), out_dir=tmp_path / "again")
     pd.testing.assert_frame_equal(split, again)             # seeded: same split twice
-    loaded = data.load_split(out)
+    loaded = splits.load_split(out)
     assert list(loaded["path"]) == list(split["path"])
     assert all(p.startswith(str(fer_tree)) for p in loaded["file"])
 
 
 def test_load_split_names_the_notebook_when_missing(tmp_path):
     with pytest.raises(FileNotFoundError, match="01_collect_and_clean"):
-        data.load_split(tmp_path)
+        splits.load_split(tmp_path)
 
 
 def test_real_split_shares_no_image_between_train_val_and_test(real_data, tmp_path, monkeypatch):
@@ -107,7 +107,7 @@ def test_real_split_shares_no_image_between_train_val_and_test(real_data, tmp_pa
     assert len(merged) == len(split)
     by_split = merged.groupby("pixsha1_manifest")["split"].nunique()
     assert (by_split == 1).all()
-    assert (merged["pixel_source"] == data.FACE_SOURCE).all()   # no non-face survives
+    assert (merged["pixel_source"] == splits.FACE_SOURCE).all()   # no non-face survives
     assert (dropped["reason"] == "train image also in test").sum() > 0
     assert 0.13 < (split["split"] == "val").sum() / (split["split"] != "test").sum() < 0.17
 
@@ -146,14 +146,14 @@ def test_training_seed_is_the_seed_unless_set(monkeypatch):
 def test_load_split_refuses_a_split_of_other_data(fer_tree, tmp_path, monkeypatch):
     monkeypatch.delenv("HAPPYSAD_FAST", raising=False)
     out = tmp_path / "prepared"
-    data.prepare_fer_split(data.locate(fer_tree), out_dir=out)
+    splits.prepare_fer_split(data.locate(fer_tree), out_dir=out)
     monkeypatch.setenv("HAPPYSAD_DATA", str(fer_tree))
-    assert len(data.load_split(out, check_source=True)) > 0
+    assert len(splits.load_split(out, check_source=True)) > 0
     other = tmp_path / "other"
     (other / "fer2013" / "train").mkdir(parents=True)
     monkeypatch.setenv("HAPPYSAD_DATA", str(other))
     with pytest.raises(FileNotFoundError, match="01_collect_and_clean"):
-        data.load_split(out, check_source=True)
+        splits.load_split(out, check_source=True)
 
 
 def _own_split(root):
@@ -172,17 +172,17 @@ def _own_split(root):
 
 def test_save_split_round_trip(tmp_path):
     table = _own_split(tmp_path / "photos")
-    path = data.save_split(table, tmp_path / "out", tmp_path / "photos")
-    assert path == tmp_path / "out" / data.SPLIT_FILE
-    loaded = data.load_split(tmp_path / "out")
-    assert list(loaded.columns) == data.SPLIT_COLUMNS + ["group", "file"]
+    path = splits.save_split(table, tmp_path / "out", tmp_path / "photos")
+    assert path == tmp_path / "out" / splits.SPLIT_FILE
+    loaded = splits.load_split(tmp_path / "out")
+    assert list(loaded.columns) == splits.SPLIT_COLUMNS + ["group", "file"]
     assert list(loaded["file"]) == list(table["file"])
     assert list(loaded["path"]) == [f"{c}/{i}.png" for i, c in enumerate(table["class"])]
     pd.testing.assert_frame_equal(loaded[["label", "class", "split", "group"]],
                                   table[["label", "class", "split", "group"]])
     # pixsha1 was computed from the 1-channel pixels, as prepare_fer_split does
     assert loaded["pixsha1"][0] == data.pixel_hash(data.read_image(table["file"][0], 1))
-    images, labels = data.load_xy(loaded, "val", channels=3)
+    images, labels = splits.load_xy(loaded, "val", channels=3)
     assert images.shape == (2, 20, 30, 3) and list(labels) == [0, 1]
 
 
@@ -191,13 +191,13 @@ def test_save_split_refuses_a_leak(tmp_path):
     leak = table.copy()
     leak.loc[7, "file"] = leak.loc[0, "file"]           # one file in train and in test
     with pytest.raises(ValueError, match="path .*two splits"):
-        data.save_split(leak, tmp_path / "out", tmp_path / "photos")
+        splits.save_split(leak, tmp_path / "out", tmp_path / "photos")
     same = table.assign(pixsha1="x" * 40)               # other files, the same pixels
     with pytest.raises(ValueError, match="pixsha1 .*two splits"):
-        data.save_split(same, tmp_path / "out", tmp_path / "photos")
+        splits.save_split(same, tmp_path / "out", tmp_path / "photos")
     with pytest.raises(ValueError, match="train, val or test"):
-        data.save_split(table.assign(split="holdout"), tmp_path / "out", tmp_path / "photos")
-    assert not (tmp_path / "out" / data.SPLIT_FILE).exists()
+        splits.save_split(table.assign(split="holdout"), tmp_path / "out", tmp_path / "photos")
+    assert not (tmp_path / "out" / splits.SPLIT_FILE).exists()
 
 
 def test_saved_fer_split_shares_no_image(fer_tree, tmp_path, monkeypatch):
@@ -207,7 +207,7 @@ def test_saved_fer_split_shares_no_image(fer_tree, tmp_path, monkeypatch):
         shutil.copy(fer / f"train/happy/train_happy_{i:03d}.png", fer / f"train/happy/copy{i}.png")
         shutil.copy(fer / f"test/sad/test_sad_{i:03d}.png", fer / f"train/sad/copy{i}.png")
     _, _, out = _prepare(fer_tree, tmp_path, monkeypatch)
-    _assert_disjoint(data.load_split(out))
+    _assert_disjoint(splits.load_split(out))
 
 
 # ----------------------------------------------------------------------------- the one decoder
@@ -288,6 +288,10 @@ ALLOWED = {   # (file, code on the line, without spaces): why it is neither a de
     ("helpers/faces.py", "cv2.resize("): "shrinks a photo for the face detector only; the boxes are "
                                          "mapped back and the crop is cut from the full photo",
     ("helpers/cleaning.py", ".resize((size+1,size)"): "the 9x8 thumbnail of a difference hash",
+    ("helpers/plots.py", "photo=photo.resize("): "scales the photo of a predict --explain picture for display; "
+                                                  "the model saw the face predict_faces cut",
+    ("helpers/plots.py", ".resize((side,side),Image.Resampling.NEAREST)"): "enlarges a face's Grad-CAM "
+                                                                            "panel for display",
     ("helpers/plots.py", "cv2.resize(np.asarray(heatmap,np.float32)"): "a Grad-CAM map stretched "
                                                                          "over the photo for display",
     ("helpers/synthetic.py", ".resize((size,size)"): "draws the demo faces (writes images, reads none)",
@@ -352,7 +356,7 @@ def test_one_decoder_and_one_model_input_resize(tmp_path):
 
 def test_balanced_class_weights_by_hand():
     # 4 faces, 3 of class 0 and 1 of class 1: 4 / (2 x 3) and 4 / (2 x 1)
-    assert data.balanced_class_weights([0, 0, 0, 1]) == pytest.approx({0: 4 / 6, 1: 2.0})
+    assert splits.balanced_class_weights([0, 0, 0, 1]) == pytest.approx({0: 4 / 6, 1: 2.0})
 
 
 def test_the_decoder_turns_a_sideways_phone_photo_upright(tmp_path):

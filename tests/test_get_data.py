@@ -173,13 +173,13 @@ def test_builds_each_face_from_its_row_named_as_ferplus_names_it(fakes):
 
 def test_the_series_reads_what_make_data_builds(fakes, tmp_path):
     """The lessons' data code on make data's layout (FER+ names, not the image-folder copy's)."""
-    from helpers import config, evaluation
+    from helpers import config, evaluation, splits
     from helpers import data as hdata
     assert get_data.get_data(fakes["data"], parts=("fer2013",)) == []
     source = hdata.locate(fakes["data"])
     assert not source.synthetic and source.manifest is not None
     assert hdata.class_names(source.fer / "train") == ["happy", "sad"]
-    split = hdata.prepare_fer_split(source, out_dir=tmp_path / "prepared")
+    split = splits.prepare_fer_split(source, out_dir=tmp_path / "prepared")
     assert "fer2013/train/happy/Training_row17.png" not in set(split["path"])       # the non-face is out
     assert "fer2013/train/happy/fer0000303.png" not in set(split["path"])           # a test face: not trained on
     assert split.groupby("pixsha1")["split"].nunique().max() == 1

@@ -15,7 +15,7 @@ import tensorflow as tf
 from PIL import Image
 
 from conftest import face
-from helpers import config, data, model_files, plots
+from helpers import config, data, model_files, plots, splits
 
 matplotlib.use("Agg")
 LESSON_03 = Path(__file__).resolve().parents[1] / "notebooks" / "03_train.ipynb"
@@ -47,7 +47,8 @@ def test_lesson_03_trains_under_mirrored_strategy(tmp_path, monkeypatch):
     rng = np.random.default_rng(0)
     (tmp_path / "faces").mkdir()
     lesson = {"np": np, "pd": pd, "tf": tf, "keras": keras, "plt": matplotlib.pyplot, "time": __import__("time"),
-              "config": config, "data": data, "model_files": model_files, "plots": plots, "class_names": ["happy", "sad"],
+              "config": config, "data": data, "splits": splits, "model_files": model_files, "plots": plots,
+              "class_names": ["happy", "sad"],
               "train_rows": tiny_rows(tmp_path / "faces", "train", 8, rng),
               "val_rows": tiny_rows(tmp_path / "faces", "val", 4, rng),
               "histories": {}, "BATCH_SIZE": config.BATCH_SIZE}

@@ -1,8 +1,8 @@
 """Lesson 08's path through helpers/ for a folder of your own photos: clean it, read the
-near-duplicate groups from the report, split by group, save with ``data.save_split`` and
-read back with ``data.load_split`` (the same reader as for FER-2013).
+near-duplicate groups from the report, split by group, save with ``splits.save_split`` and
+read back with ``splits.load_split`` (the same reader as for FER-2013).
 
-``CleaningResult.kept_files`` and ``data.split_by_group`` (scikit-learn's
+``CleaningResult.kept_files`` and ``splits.split_by_group`` (scikit-learn's
 ``StratifiedGroupKFold``) are what notebook 08 calls; here they must keep every copy of a
 photo in one split, for any two class names and mixed image sizes.
 """
@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from helpers import cleaning, data
+from helpers import cleaning, data, splits
 
 
 def _noise(rng, size=(40, 56)) -> np.ndarray:
@@ -52,16 +52,16 @@ def test_copies_share_a_group_and_one_split(tmp_path):
     assert group["cats/img_02.png"] == group["dogs/near_a02.png"]
     assert group.drop(["cats/near_01.jpg", "dogs/near_a02.png"]).is_unique
 
-    table = data.split_by_group(crops)
+    table = splits.split_by_group(crops)
     assert (table.groupby("group")["split"].nunique() == 1).all()
     counts = pd.crosstab(table["class"], table["split"])
     assert (counts > 0).all().all()                               # every split has both classes
     assert (counts["test"] / counts.sum(axis=1)).between(0.05, 0.3).all()
-    assert data.split_by_group(crops)["split"].equals(table["split"])  # seeded: the same split again
+    assert splits.split_by_group(crops)["split"].equals(table["split"])  # seeded: the same split again
 
-    data.save_split(table, tmp_path / "split", result.dst)
-    loaded = data.load_split(tmp_path / "split")
-    assert data.split_class_names(loaded) == ["cats", "dogs"]
+    splits.save_split(table, tmp_path / "split", result.dst)
+    loaded = splits.load_split(tmp_path / "split")
+    assert splits.split_class_names(loaded) == ["cats", "dogs"]
     assert loaded["group"].tolist() == table["group"].tolist()
     images = data.load_images(loaded["file"], channels=1, size=(48, 48))   # mixed sizes, one batch
     assert images.shape == (len(loaded), 48, 48, 1)
@@ -71,10 +71,10 @@ def test_copies_share_a_group_and_one_split(tmp_path):
 def test_any_two_class_names(tmp_path, classes):
     result = cleaning.clean(make_folder(tmp_path / "photos", classes=classes, n=14), tmp_path / "clean",
                             faces="off", progress=False, verbose=False)
-    table = data.split_by_group(result.kept_files())
-    data.save_split(table, tmp_path / "split", result.dst)
-    loaded = data.load_split(tmp_path / "split")
-    assert data.split_class_names(loaded) == sorted(classes)
+    table = splits.split_by_group(result.kept_files())
+    splits.save_split(table, tmp_path / "split", result.dst)
+    loaded = splits.load_split(tmp_path / "split")
+    assert splits.split_class_names(loaded) == sorted(classes)
     assert (loaded.groupby("class")["split"].nunique() == 3).all()
 
 
@@ -83,10 +83,10 @@ def test_a_leaky_split_is_refused(tmp_path):
     pixel check catches exact copies; the group check is the notebook's assert."""
     result = cleaning.clean(make_folder(tmp_path / "photos", n=14), tmp_path / "clean", faces="off",
                             progress=False, verbose=False)
-    table = data.split_by_group(result.kept_files())
+    table = splits.split_by_group(result.kept_files())
     first = table.index[0]
     copy = table.loc[[first]].assign(split="test" if table.loc[first, "split"] != "test" else "train",
                                      path=lambda t: t["path"].str.replace(".png", "_copy.png"))
     (result.dst / copy["path"].iloc[0]).write_bytes((result.dst / table.loc[first, "path"]).read_bytes())
     with pytest.raises(ValueError, match="leak"):
-        data.save_split(pd.concat([table, copy]), tmp_path / "split", result.dst)
+        splits.save_split(pd.concat([table, copy]), tmp_path / "split", result.dst)

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from helpers import config
+from helpers import config, splits
 
 # Every model comes from the one list, config.MODELS.
 NETWORKS = [(m.name, m.file) for m in config.models("network")]
@@ -68,10 +68,10 @@ def training_throughput(facts: dict) -> float | None:
 
 def missing_steps() -> list[str]:
     """The numbers of the notebooks that make what the benchmark needs and is not there."""
-    from helpers import data, model_files
+    from helpers import model_files
     folder = config.models_dir()
     steps = []
-    if not (config.prepared_dir() / data.SPLIT_FILE).exists():
+    if not (config.prepared_dir() / splits.SPLIT_FILE).exists():
         steps.append("01")
     if not all((folder / file).exists() for _, file in NETWORKS):
         steps += ["02", "03"]
@@ -94,9 +94,9 @@ def missing_seeds() -> list[int]:
 def measure(repeats: int = 30) -> pd.DataFrame:
     """One row per model file found: kind, size, training facts, test scores, speed."""
     from helpers import baseline, data, efficiency, evaluation, model_files, predict
-    split = data.load_split()
-    names = data.split_class_names(split)
-    x_test, y_test = data.load_xy(split, "test")
+    split = splits.load_split()
+    names = splits.split_class_names(split)
+    x_test, y_test = splits.load_xy(split, "test")
     sample = x_test[:64]
     folder = config.models_dir()
 
