@@ -304,3 +304,23 @@ def test_make_stops_on_an_unsupported_python_in_one_line_before_installing(tmp_p
     ours = [line for line in result.stderr.splitlines() if not line.startswith("make")]
     assert ours == [f"{sys.executable} is Python 3.9; this project needs Python 3.11-3.13: install one, "
                     "then run make PYTHON=python3.11 (and delete .venv if it exists)."]
+
+
+# ------------------------------------------------- the one decision rule (issue 31)
+
+COMPARES_TO_A_THRESHOLD = re.compile(r"(>=|>)\s*(0\.5\b|threshold\b|thresholds\[|t_48\b|predictor\.threshold)")
+TEACHES_THE_RULE = "y_pred = (p_sad >= 0.5).astype(int)"     # lesson 04 shows the rule once, then asserts decide()
+
+
+def test_every_answer_goes_through_the_one_decision_rule():
+    """A probability is compared with a threshold in model_files.decide only (lesson 04 shows it once)."""
+    found = []
+    for path in NOTEBOOKS:
+        for cell in _cells(path, "code"):
+            found += [f"{path.name}: {line.strip()}" for line in cell.source.splitlines()
+                      if COMPARES_TO_A_THRESHOLD.search(line) and TEACHES_THE_RULE not in line]
+    for path in sorted((config.ROOT / "helpers").glob("*.py")):
+        if path.name != "model_files.py":
+            found += [f"{path.name}: {line.strip()}" for line in path.read_text().splitlines()
+                      if COMPARES_TO_A_THRESHOLD.search(line) and not line.strip().startswith(("#", '"', "``"))]
+    assert not found, "use model_files.decide(p, threshold):\n" + "\n".join(found)

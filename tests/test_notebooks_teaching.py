@@ -94,7 +94,7 @@ IDEAS = [
     ("01", "**ReLU**", 'activation="relu"', "code"),
     ("01", "**gradient**", ".compile(", "code"),
     ("01", "**epoch**", ".fit(", "code"),
-    ("01", "**threshold**", "> 0.5", "code"),
+    ("01", "**threshold**", "model_files.decide(", "code"),
     ("02", 'With `padding="same"`', 'padding="same"', "code"),
     ("02", "**multiply-add**", "multiply-add", "any"),
     ("03", "**Balanced accuracy**", "balanced_accuracy_score", "code"),
