@@ -325,6 +325,9 @@ def test_lesson_01_runs_all_cells_quietly(page, out_dir):
     print(f"01 Run All: {seconds:.0f} s")
     tab.locator(f"{NOTEBOOK} .jp-Cell").first.scroll_into_view_if_needed()
     tab.screenshot(path=str(out_dir / "01_collect_and_clean.png"))
+    # JupyterLab's own prompts (news feed, update check), which it shows as toasts a few seconds after start
+    prompts = tab.locator(".Toastify__toast", has_text=re.compile("Jupyter news|newer version", re.IGNORECASE))
+    assert prompts.count() == 0, prompts.all_inner_texts()
     nb = check_ran_cleanly(tab, out_dir / "notebooks" / LESSONS[0])
     setup_output = "".join(o.get("text", "") for o in nb.cells[1].outputs)
     assert "01 Collect and clean" in setup_output            # the setup cell printed its facts, and only them
