@@ -45,11 +45,13 @@ def command(extra: list[str] | None = None, notebooks: Path | None = None) -> li
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     print("JupyterLab on notebooks/: open 01_collect_and_clean.ipynb and run it cell by cell "
-          "(Shift+Enter). Stop with Ctrl+C.", flush=True)
-    try:
-        return subprocess.call(command(argv), env=environment())
-    except KeyboardInterrupt:
-        return 0
+          "(Shift+Enter). Stop with Ctrl+C twice.", flush=True)
+    server = subprocess.Popen(command(argv), env=environment())
+    while True:
+        try:
+            return server.wait()
+        except KeyboardInterrupt:   # Ctrl+C reaches the server too: it asks, and stops on a second one
+            continue
 
 
 if __name__ == "__main__":
