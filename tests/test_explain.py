@@ -17,7 +17,7 @@ import pytest
 import tensorflow as tf
 from keras import layers
 
-from helpers import data, evaluation
+from helpers import data, evaluation, model_files
 
 NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "06_inside_the_network.ipynb"
 SIZE = 32                      # model input
@@ -64,7 +64,7 @@ def lesson():
              if c.cell_type == "code" and any(name in c.source for name in names)]
     assert len(cells) == 4, ("lesson 06 should define sub_model, grad_cam, occlusion and pick_cases "
                              "in cells of their own")
-    space = {"keras": keras, "np": np, "tf": tf, "data": data, "evaluation": evaluation}
+    space = {"keras": keras, "np": np, "tf": tf, "data": data, "evaluation": evaluation, "model_files": model_files}
     for source in cells:
         exec(compile(source, str(NOTEBOOK), "exec"), space)
     return space
