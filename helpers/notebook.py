@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import os
 import platform
+import sys
+from pathlib import Path
 from importlib import metadata
 
 from packaging.version import Version
@@ -35,6 +37,25 @@ def check_versions(minimums: dict[str, str] = MIN_VERSIONS) -> dict[str, str]:
     return found
 
 
+def load_tensorflow_quietly(log: Path) -> None:
+    """Import TensorFlow and probe its devices with the process's C-level stderr (file descriptor 2)
+    sent to ``log``. TensorFlow 2.21's C++ start-up lines ("All log messages before absl::InitializeLog()",
+    the oneDNN notice, the CUDA probing) ignore TF_CPP_MIN_LOG_LEVEL; in JupyterLab they would fill the
+    first cell in red. Only those lines go: Python's warnings (``sys.stderr``) and anything later show."""
+    if "tensorflow" in sys.modules:
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(log, "ab") as out:
+            os.dup2(out.fileno(), 2)
+            import tensorflow as tf
+            tf.config.list_physical_devices("GPU")
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 def seed_everything(seed: int = config.SEED) -> None:
     """Same seed for Python, NumPy and TensorFlow, so reruns give the same numbers."""
     import keras
@@ -57,8 +78,9 @@ def measured_times(title: str) -> str:
 def setup(title: str = "", gpu_check: bool = True) -> dict:
     """Print what this notebook runs on; seed everything. Returns the facts as a dict."""
     versions = check_versions()
-    seed_everything()
     config.make_dirs()
+    load_tensorflow_quietly(config.outputs_dir() / "tensorflow_startup.log")   # its C++ lines go there
+    seed_everything()
     source = data.ensure_demo(data.locate())      # the demo is drawn here, once, when there is no data
     facts = {
         "python": platform.python_version(),

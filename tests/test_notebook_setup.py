@@ -65,3 +65,33 @@ def test_the_lock_pins_what_requirements_txt_pins_and_pyproject_allows_it():
         assert requirement.specifier.contains(pins[name]), f"pyproject's {requirement} excludes the pin {pins[name]}"
     keras = next(r for r in declared if r.name == "keras")
     assert str(keras.specifier) == f">={notebook.MIN_VERSIONS['keras']}"      # one security floor, everywhere
+
+
+LIBRARY_LINES = ("absl::InitializeLog", "oneDNN", "cuda", "cuInit")   # TensorFlow 2.21's C++ start-up lines
+
+
+def test_the_setup_cell_shows_no_library_lines_in_a_plain_kernel():
+    """JupyterLab's own python3 kernel (not make lab's): the setup cell's TensorFlow start-up lines go to
+    outputs/tensorflow_startup.log, the learner's own warning still shows in the cell."""
+    import os
+    from jupyter_client.manager import start_new_kernel
+    env = {k: v for k, v in os.environ.items() if k != "PYTEST_CURRENT_TEST"}   # ipykernel forwards fd 2 only without it
+    manager, client = start_new_kernel(kernel_name="python3", env=env, cwd=str(config.ROOT / "notebooks"))
+    try:
+        msg_id = client.execute('from helpers import notebook\nnotebook.setup("01 check")\n'
+                                'import warnings\nwarnings.warn("the learner\'s own warning")')
+        shown = []
+        while True:
+            msg = client.get_iopub_msg(timeout=180)
+            if msg["parent_header"].get("msg_id") != msg_id:
+                continue
+            if msg["msg_type"] in ("stream", "error"):
+                shown.append(msg["content"].get("text") or msg["content"].get("evalue"))
+            if msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
+                break
+    finally:
+        manager.shutdown_kernel(now=True)
+    cell = "".join(shown)
+    assert "the learner's own warning" in cell and "== 01 check ==" in cell
+    assert not [line for line in LIBRARY_LINES if line in cell], cell
+    assert "oneDNN" in (config.outputs_dir() / "tensorflow_startup.log").read_text()
