@@ -241,13 +241,15 @@ def draw_predictions(rgb_image, faces, title: str = "", save=None, max_width: fl
     return _finish(fig, save)
 
 
-CLASS_RGB = ((0, 114, 178), (213, 94, 0))   # class 0 blue, class 1 vermilion (Okabe-Ito): the boxes of a picture
+def class_rgb(index: int) -> tuple[int, int, int]:
+    """Class ``index``'s colour in 0-255 RGB: the palette's, as :func:`draw_predictions` boxes it."""
+    return tuple(round(255 * v) for v in colors(2)[index % 2])
 
 
 def explanation_picture(rgb_image, faces, cams, class_names=("happy", "sad"),
                         height: int = 480) -> tuple[np.ndarray, str]:
-    """One picture to project: the photo with each face's box in its class colour (class 0 blue, 1
-    vermilion), and beside it each face as the network saw it under its Grad-CAM map; and its title,
+    """One picture to project: the photo with each face's box in its class colour (:func:`class_rgb`),
+    and beside it each face as the network saw it under its Grad-CAM map; and its title,
     the answers ("sad P(sad)=0.83 (threshold 0.44)"). Returns (RGB uint8 array, title).
 
     ``faces``: :func:`helpers.predict.predict_faces` answers with ``keep_input=True``; ``cams``: their
@@ -260,7 +262,7 @@ def explanation_picture(rgb_image, faces, cams, class_names=("happy", "sad"),
     draw = ImageDraw.Draw(photo)
     for face in faces:
         x, y, w, h = (round(v * scale) for v in face["box"])
-        draw.rectangle([x, y, x + w - 1, y + h - 1], outline=CLASS_RGB[face["class_index"] % 2], width=3)
+        draw.rectangle([x, y, x + w - 1, y + h - 1], outline=class_rgb(face["class_index"]), width=3)
     side = height // max(1, len(faces))
     panels = [Image.fromarray(heatmap_overlay(face["input"], cam)).resize((side, side), Image.Resampling.NEAREST)
               for face, cam in zip(faces, cams, strict=True)]

@@ -407,7 +407,7 @@ def test_explain_writes_the_box_the_answer_and_the_map(relu_model, tmp_path, cap
     image = np.asarray(picture.convert("RGB"))
     scale, strip = 480 / 400, 36                            # the photo is scaled to 480 pixels, under a title strip
     x, y, w, h = (round(v * scale) for v in record["box"])
-    colour = plots.CLASS_RGB[["happy", "sad"].index(record["label"])]
+    colour = plots.class_rgb(["happy", "sad"].index(record["label"]))
     top_edge = image[strip + y, x + 5:x + w - 5]
     assert (top_edge == colour).all()                       # the box is drawn where the face is
     assert (image[strip + y + h // 2, x + w // 2] != colour).any()      # ... and not filled
