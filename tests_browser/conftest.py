@@ -7,8 +7,9 @@ import pytest
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item, call):
     report = yield
-    if report.when == "call" and report.failed and "page" in item.funcargs and "out_dir" in item.funcargs:
-        tab = item.funcargs["page"][0]
+    opened = item.funcargs.get("page") or item.funcargs.get("camera_page")
+    if report.when == "call" and report.failed and opened and "out_dir" in item.funcargs:
+        tab = opened[0]
         path = item.funcargs["out_dir"] / f"FAILED_{item.name}.png"
         try:
             tab.screenshot(path=str(path))

@@ -7,9 +7,13 @@ outputs; the committed ones must stay clean). Then, as a learner would:
 1. lesson 01, Run All: every code cell ran, no error output, no TensorFlow/absl/oneDNN/CUDA log line;
 2. lesson 08, Run All, the same checks; then a photo goes through its upload button (the file chooser)
    and the next cell answers with the face box and the class;
-3. the run report ``outputs/[fast/]index.html`` renders, with its pictures.
+3. lesson 08's webcam button in this Chromium, which has no camera: one line says so, and the next cell
+   says the same line; then in a second Chromium whose fake camera films that photo (a YUV4MPEG2 clip
+   written here with numpy, ``--use-file-for-fake-video-capture``): the button takes a frame and the next
+   cell answers with the face box, the class, its probability and the Grad-CAM picture;
+4. the run report ``outputs/[fast/]index.html`` renders, with its pictures.
 
-Screenshots of the three go to ``outputs/[fast/]browser/``. Lesson 08 needs lessons 02-04's models:
+Screenshots of each go to ``outputs/[fast/]browser/``. Lesson 08 needs lessons 02-04's models:
 when they are missing (a fresh clone), ``tools.run_series --only 02,03,04`` makes them after step 1;
 it writes the report too. With the models there but no report, ``--only 04`` writes it.
 
@@ -34,9 +38,10 @@ import urllib.request
 from pathlib import Path
 
 import nbformat
+import numpy as np
 import pytest
 
-from helpers import config, data
+from helpers import config, data, webcam
 from tools import lab
 
 LESSONS = ["01_collect_and_clean.ipynb", "08_your_own_photos.ipynb"]
@@ -103,13 +108,36 @@ if (NO_BROWSER := why_no_browser()) is not None:
 
 
 @pytest.fixture(scope="module")
-def browser():
+def playwright():
     from playwright.sync_api import sync_playwright
 
-    with sync_playwright() as p:
-        launched = p.chromium.launch(executable_path=chromium(), headless=True)
-        yield launched
-        launched.close()
+    with sync_playwright() as p:        # one per thread: both browsers come from it
+        yield p
+
+
+@pytest.fixture(scope="module")
+def browser(playwright):
+    """Chromium as a machine without a camera has it: getUserMedia answers NotFoundError."""
+    launched = playwright.chromium.launch(executable_path=chromium(), headless=True)
+    yield launched
+    launched.close()
+
+
+@pytest.fixture(scope="module")
+def my_photo(tmp_path_factory) -> Path:
+    return upload_photo(tmp_path_factory.mktemp("photo"))
+
+
+@pytest.fixture(scope="module")
+def camera_browser(playwright, my_photo):
+    """A second Chromium whose camera films ``my_photo`` (a fake device playing a clip of it), and which
+    grants the camera without asking (the learner's "Allow")."""
+    clip = fake_camera_clip(my_photo, my_photo.parent)
+    launched = playwright.chromium.launch(executable_path=chromium(), headless=True, args=[
+        "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+        f"--use-file-for-fake-video-capture={clip}"])
+    yield launched
+    launched.close()
 
 
 @pytest.fixture(scope="module")
@@ -157,15 +185,27 @@ def server(out_dir, tmp_path_factory):
             proc.wait()
 
 
-@pytest.fixture(scope="module")
-def page(browser, server):
+def _lab_page(browser, server):
     url, token = server
     context = browser.new_context(viewport={"width": 1280, "height": 1000})
     tab = context.new_page()
     tab.set_default_timeout(60_000)
     tab.goto(f"{url}/lab?token={token}")
     tab.locator(".jp-LabShell").wait_for()
-    yield tab, url, token
+    return context, (tab, url, token)
+
+
+@pytest.fixture(scope="module")
+def page(browser, server):
+    context, opened = _lab_page(browser, server)
+    yield opened
+    context.close()
+
+
+@pytest.fixture(scope="module")
+def camera_page(camera_browser, server):
+    context, opened = _lab_page(camera_browser, server)
+    yield opened
     context.close()
 
 
@@ -233,8 +273,9 @@ def wait_until_done(tab, seconds: float) -> None:
     raise AssertionError(f"the kernel was still busy after {seconds} s")
 
 
-def save_and_read(tab, path: Path) -> nbformat.NotebookNode:
-    """Save (Ctrl+S), then the saved notebook: once every code cell in it ran, else as it is after 30 s."""
+def save_and_read(tab, path: Path, all_ran: bool = True) -> nbformat.NotebookNode:
+    """Save (Ctrl+S), then the saved notebook: once every code cell in it ran (``all_ran``), else as it is
+    after 30 s; ``all_ran=False``: as soon as it is saved."""
     before = path.stat().st_mtime_ns
     tab.locator(NOTEBOOK).click(position={"x": 5, "y": 5})
     tab.keyboard.press("Control+s")
@@ -243,7 +284,8 @@ def save_and_read(tab, path: Path) -> nbformat.NotebookNode:
         time.sleep(0.5)
         if path.stat().st_mtime_ns != before:
             nb = nbformat.read(str(path), as_version=4)
-            if all(c.execution_count for c in nb.cells if c.cell_type == "code") or time.monotonic() > deadline:
+            if (not all_ran or all(c.execution_count for c in nb.cells if c.cell_type == "code")
+                    or time.monotonic() > deadline):
                 return nb
         assert time.monotonic() < deadline, f"{path.name} was not saved in 30 s"
 
@@ -281,6 +323,17 @@ def cell(tab, text: str):
     return tab.locator(f"{NOTEBOOK} .jp-CodeCell", has=tab.locator(".jp-InputArea", has_text=text)).first
 
 
+def run_cell(tab, code_cell, what: str) -> None:
+    """Shift+Enter in ``code_cell``, as a learner runs it; returns once its prompt shows a new count."""
+    before = code_cell.locator(".jp-InputPrompt").text_content()
+    code_cell.locator(".jp-InputPrompt").click()
+    tab.keyboard.press("Shift+Enter")
+    deadline = time.monotonic() + CELL_S
+    while not re.fullmatch(r"\[\d+\]:", prompt := code_cell.locator(".jp-InputPrompt").text_content()) or prompt == before:
+        assert time.monotonic() < deadline, f"{what} did not answer in {CELL_S} s"
+        time.sleep(0.5)
+
+
 # ------------------------------------------------------------------ the photo for lesson 08's button
 
 def upload_photo(folder: Path) -> Path:
@@ -297,6 +350,33 @@ def upload_photo(folder: Path) -> Path:
     image.thumbnail((800, 800))
     target = folder / "my_photo.jpg"
     image.save(target, quality=92)
+    return target
+
+
+def fake_camera_clip(photo: Path, folder: Path, size=(640, 480), frames: int = 5) -> Path:
+    """What Chromium's fake camera plays (``--use-file-for-fake-video-capture``, in a loop): ``photo`` fitted
+    into a ``size`` frame on gray, a few identical frames of YUV4MPEG2 4:2:0 (BT.601 full range), numpy only."""
+    from PIL import Image
+
+    image = Image.open(photo).convert("RGB")
+    image.thumbnail(size)
+    frame = Image.new("RGB", size, (128, 128, 128))
+    frame.paste(image, ((size[0] - image.width) // 2, (size[1] - image.height) // 2))
+    r, g, b = np.moveaxis(np.asarray(frame, np.float64), -1, 0)
+    y = 0.299 * r + 0.587 * g + 0.114 * b
+    u, v = 128 + 0.564 * (b - y), 128 + 0.713 * (r - y)
+
+    def plane(p):
+        return np.clip(np.round(p), 0, 255).astype(np.uint8).tobytes()
+
+    def half(p):                    # 4:2:0: one chroma sample per 2x2 pixels
+        return p.reshape(p.shape[0] // 2, 2, p.shape[1] // 2, 2).mean(axis=(1, 3))
+
+    target = folder / "fake_camera.y4m"
+    with open(target, "wb") as out:
+        out.write(f"YUV4MPEG2 W{size[0]} H{size[1]} F10:1 Ip A1:1 C420jpeg\n".encode())
+        for _ in range(frames):
+            out.write(b"FRAME\n" + plane(y) + plane(half(u)) + plane(half(v)))
     return target
 
 
@@ -333,7 +413,7 @@ def test_lesson_01_runs_all_cells_quietly(page, out_dir):
     assert "01 Collect and clean" in setup_output            # the setup cell printed its facts, and only them
 
 
-def test_lesson_08_answers_an_uploaded_photo(page, out_dir, tmp_path):
+def test_lesson_08_answers_an_uploaded_photo(page, out_dir, my_photo):
     tab, url, token = page
     if not models_ready():                  # a fresh clone: lesson 01 made the split just now
         run_headless("02,03,04")
@@ -345,17 +425,11 @@ def test_lesson_08_answers_an_uploaded_photo(page, out_dir, tmp_path):
     button = cell(tab, "a file-upload button").locator(".widget-upload")
     with tab.expect_file_chooser() as chooser:
         button.click()
-    chooser.value.set_files(str(upload_photo(tmp_path)))
+    chooser.value.set_files(str(my_photo))
     tab.wait_for_function("document.querySelector('.widget-upload').textContent.includes('(1)')")
 
     answer = cell(tab, "decode what was uploaded")
-    before = answer.locator(".jp-InputPrompt").text_content()
-    answer.locator(".jp-InputPrompt").click()
-    tab.keyboard.press("Shift+Enter")
-    deadline = time.monotonic() + CELL_S
-    while not re.fullmatch(r"\[\d+\]:", prompt := answer.locator(".jp-InputPrompt").text_content()) or prompt == before:
-        assert time.monotonic() < deadline, f"the cell after the upload did not answer in {CELL_S} s"
-        time.sleep(0.5)
+    run_cell(tab, answer, "the cell after the upload")
     outputs = answer.locator(".jp-OutputArea")
     assert "Nothing uploaded yet" not in outputs.inner_text()
     assert outputs.locator("img").count() == 1, "the uploaded photo with its face box is not shown"
@@ -385,6 +459,77 @@ def test_lesson_08_answers_an_uploaded_photo(page, out_dir, tmp_path):
     tab.set_viewport_size({"width": 1280, "height": 1000})
     nb = save_and_read(tab, out_dir / "notebooks" / LESSONS[1])
     assert problems(nb) == []
+
+
+def test_lesson_08_without_a_camera_says_so_in_one_line(page, out_dir):
+    """The page above, lesson 08 run: Chromium without a camera. Run All left the webcam answer's one line;
+    pressing the button gives the browser's reason in one line, and so does the answer; the upload stays."""
+    tab, url, token = page
+    saved = nbformat.read(str(out_dir / "notebooks" / LESSONS[1]), as_version=4)
+    (ran,) = [c for c in saved.cells if c.cell_type == "code" and "webcam.frame(camera)" in c.source]
+    assert "".join(o.get("text", "") for o in ran.outputs) == webcam.NO_FRAME_YET + "\n"
+
+    widget = cell(tab, "webcam.button()")
+    widget.locator(".happysad-webcam-button").click()
+    line = widget.locator(".happysad-webcam-line")
+    tab.wait_for_function(f"document.querySelector('{NOTEBOOK} .happysad-webcam-line').textContent"
+                          ".startsWith('no camera')", timeout=30_000)
+    said = line.inner_text()
+    print(f"webcam without a camera: {said}")
+    assert said.endswith(": use the upload button above") and "\n" not in said
+
+    answer = cell(tab, "webcam.frame(camera)")
+    run_cell(tab, answer, "the webcam answer without a camera")
+    assert answer.locator(".jp-OutputArea").inner_text().strip() == said     # the same one line
+    assert answer.locator(".jp-OutputArea img").count() == 0
+    assert cell(tab, "a file-upload button").locator(".widget-upload").is_visible()
+    widget.evaluate("element => element.scrollIntoView({block: 'start'})")
+    tab.screenshot(path=str(out_dir / "08_no_camera.png"))
+    assert problems(save_and_read(tab, out_dir / "notebooks" / LESSONS[1])) == []
+
+
+ANSWER_LINE = re.compile(r"face at \((\d+), (\d+), (\d+), (\d+)\): (\w+), probability ([01]\.\d\d) "
+                         r"\(P\(\w+\) = [01]\.\d\d, threshold [01]\.\d\d\)")
+
+
+def test_lesson_08_answers_a_webcam_frame(camera_page, out_dir):
+    """Chromium with a (fake) camera filming the upload's photo: lesson 08 in a fresh kernel, the cells the
+    webcam needs, the button; the next cell answers with the face box, the class, its probability, and the
+    picture with lesson 06's Grad-CAM map."""
+    tab, url, token = camera_page
+    open_notebook(tab, url, token, LESSONS[1])        # its own kernel (the other page's is shut down)
+    menu(tab, "Edit", "Clear Outputs of All Cells")   # no prompt left from the other kernel's counts
+    start = time.monotonic()
+    for needed in ('notebook.setup("08', "predict.load_predictor(fer_path)", "webcam.button()"):
+        run_cell(tab, cell(tab, needed), f"the cell with {needed}")
+    widget = cell(tab, "webcam.button()")
+    widget.locator(".happysad-webcam-button").click()
+    tab.wait_for_function("/^(frame taken|no camera)/.test("
+                          f"document.querySelector('{NOTEBOOK} .happysad-webcam-line').textContent)", timeout=30_000)
+    said = widget.locator(".happysad-webcam-line").inner_text()
+    print(f"webcam with a fake camera: {said}")
+    assert said == "frame taken (640x480): now run the next cell"
+
+    answer = cell(tab, "webcam.frame(camera)")
+    run_cell(tab, answer, "the webcam answer")
+    print(f"webcam, from the cells to the answer: {time.monotonic() - start:.0f} s")
+    text = answer.locator(".jp-OutputArea").inner_text()
+    print(f"webcam answered: {text.strip()}")
+    found = ANSWER_LINE.findall(text)
+    assert found, f"no face box, class and probability in the answer: {text!r}"
+    labels = data.class_names(data.locate().fer / "train")
+    for *box, label, _ in found:
+        x, y, w, h = map(int, box)
+        assert label in labels and w > 0 and h > 0 and x + w <= 640 and y + h <= 480
+    picture = answer.locator(".jp-OutputArea img")
+    assert picture.count() == 1, "the frame with its face box and Grad-CAM map is not shown"
+    assert picture.evaluate("img => img.complete && img.naturalWidth") > 0
+
+    tab.set_viewport_size({"width": 1280, "height": 1400})     # the button with the frame, and the answer
+    widget.evaluate("element => element.scrollIntoView({block: 'start'})")
+    tab.screenshot(path=str(out_dir / "08_webcam.png"))
+    tab.set_viewport_size({"width": 1280, "height": 1000})
+    assert problems(save_and_read(tab, out_dir / "notebooks" / LESSONS[1], all_ran=False)) == []
 
 
 def test_the_run_report_renders_with_its_pictures(browser, out_dir):
