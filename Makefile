@@ -4,7 +4,7 @@
 # Both create .venv and install requirements.lock (every package pinned, with hashes) on first use. Others:
 #   make lab              - JupyterLab on notebooks/ with the project's kernel and settings (tools/lab.py)
 #   make data             - the real data from its public sources, verified (make run does it when there is none)
-#   make test-browser     - JupyterLab in headless Chromium (Playwright): lessons 01 and 08, the upload, the report
+#   make test-browser     - JupyterLab in headless Chromium (Playwright): lessons 01 and 09, the upload, the report
 #   make bench            - every model measured side by side -> outputs/benchmark.md
 #   make student          - copies of the notebooks without the solution cells -> outputs/student/
 #   make clean-notebooks  - strip outputs from notebooks/*.ipynb (nbstripout; also a pre-commit hook)
@@ -54,7 +54,7 @@ test: $(STAMP)
 test-browser: $(STAMP)
 	HAPPYSAD_FAST=1 $(PY) -m pytest tests_browser -p no:cacheprovider -s
 
-# Full-mode numbers: trains through notebooks 01-03 (and 04, 05, 07) if models/ lacks them, then measures.
+# Full-mode numbers: trains through notebooks 01-03 (and 05, 06, 08) if models/ lacks them, then measures.
 bench: $(STAMP)
 	$(PY) -m tools.bench
 

@@ -1,4 +1,4 @@
-"""HOG features and the saved file of lesson 05's traditional baseline (the rest is lesson code).
+"""HOG features and the saved file of lesson 06's traditional baseline (the rest is lesson code).
 
 The fitted pipeline (HOG -> StandardScaler -> LogisticRegression) is saved as its few numbers in
 JSON, never pickled: loading it runs no code from the file, like a ``.keras`` model in safe mode.
@@ -59,5 +59,5 @@ def load_pipeline(path: Path | str):
         clf.classes_, clf.coef_, clf.intercept_ = (np.array(n["classes"]), np.array(n["coef"], n["dtype"]),
                                                    np.array(n["intercept"], n["dtype"]))
     except (ValueError, KeyError, TypeError):                 # not JSON, or not these numbers
-        raise ValueError(f"{path} is not a baseline file lesson 05 writes: run notebook 05 again.") from None
+        raise ValueError(f"{path} is not a baseline file lesson 06 writes: run notebook 06 again.") from None
     return pipeline.Pipeline([("hog", hog), ("scale", scale), ("clf", clf)])

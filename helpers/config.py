@@ -1,6 +1,6 @@
 """All settings of the series, read in one place.
 
-Two environment variables steer everything (a third, ``HAPPYSAD_TRAINING_SEED``, only lesson 09's seed):
+Two environment variables steer everything (a third, ``HAPPYSAD_TRAINING_SEED``, only lesson 10's seed):
 
 * ``HAPPYSAD_DATA`` - the data folder (default: the project's ``data/``).
   Under it: ``fer2013/{train,test}/<class>/``, ``ferplus/`` and ``web/<class>/``.
@@ -59,7 +59,7 @@ SEED = 42                 # one seed for splits, shuffling and weight init
 
 
 def training_seed() -> int:
-    """Lesson 09's training seed: ``$HAPPYSAD_TRAINING_SEED`` (``make bench`` sets it for a second seed),
+    """Lesson 10's training seed: ``$HAPPYSAD_TRAINING_SEED`` (``make bench`` sets it for a second seed),
     else :data:`SEED`. Another seed gives fresh starting weights, shuffles, augmentation and dropout;
     the split always uses :data:`SEED`."""
     value = os.environ.get("HAPPYSAD_TRAINING_SEED", "").strip()
@@ -69,7 +69,7 @@ def training_seed() -> int:
 
 
 def seed_suffix(seed: int) -> str:
-    """What a training seed adds to lesson 09's file names: nothing for :data:`SEED`, else ``_seed<N>``."""
+    """What a training seed adds to lesson 10's file names: nothing for :data:`SEED`, else ``_seed<N>``."""
     return "" if seed == SEED else f"_seed{seed}"
 
 FER_SIZE = 48             # FER-2013 faces are 48x48 grayscale
@@ -83,7 +83,7 @@ BATCH_SIZE = 64
 
 # The series' models, listed once: name -> file, kind, and the notebook that writes it. Lesson 02
 # defines each network once and saves it untrained to untrained_dir() (under the same file name);
-# lesson 03 trains them and saves the best to models_dir(); lessons 05, 07 and 09 add the others.
+# lesson 03 trains them and saves the best to models_dir(); lessons 06, 08 and 10 add the others.
 @dataclasses.dataclass(frozen=True)
 class SavedModel:
     """One model file of the series."""
@@ -94,25 +94,25 @@ class SavedModel:
     about: str
 
     def path(self, seed: int = SEED) -> Path:
-        """Its path in models_dir(); lesson 09's file for a second training seed has its suffix (``_seed1``)."""
+        """Its path in models_dir(); lesson 10's file for a second training seed has its suffix (``_seed1``)."""
         file = Path(self.file)
         if self.kind == "pretrained":
             file = file.with_stem(file.stem + seed_suffix(seed))
         return models_dir() / file
 
 
-TFLITE_MODES = ("float32", "dynamic", "int8")     # lesson 07's conversions of happy_sad
+TFLITE_MODES = ("float32", "dynamic", "int8")     # lesson 08's conversions of happy_sad
 MODELS = {m.name: m for m in (
     SavedModel("original_cnn", "original_cnn.keras", "network", "03_train",
                "the original tutorial's network, at its 256x256 RGB input"),
     SavedModel("original_cnn_48", "original_cnn_48.keras", "network", "03_train",
                "the same layers at the faces' own 48x48 gray"),
     SavedModel("happy_sad", "happy_sad.keras", "network", "03_train", "the series' network"),
-    SavedModel("hog_linear", "hog_linear.json", "baseline", "05_traditional_baseline",
+    SavedModel("hog_linear", "hog_linear.json", "baseline", "06_traditional_baseline",
                "HOG features + logistic regression, saved as JSON numbers (nothing pickled)"),
-    *(SavedModel(f"happy_sad_{mode}", f"happy_sad_{mode}.tflite", "tflite", "07_efficiency_and_deployment",
+    *(SavedModel(f"happy_sad_{mode}", f"happy_sad_{mode}.tflite", "tflite", "08_efficiency_and_deployment",
                  f"happy_sad for LiteRT, {mode}") for mode in TFLITE_MODES),
-    SavedModel("happy_sad_pretrained", "happy_sad_pretrained.keras", "pretrained", "09_transfer_learning",
+    SavedModel("happy_sad_pretrained", "happy_sad_pretrained.keras", "pretrained", "10_transfer_learning",
                "happy_sad's architecture pretrained on every FER+ training face, then fine-tuned"),
 )}
 

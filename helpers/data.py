@@ -121,7 +121,7 @@ def load_image(path, max_pixels: int = MAX_PIXELS, channels: int = 3) -> tuple[n
     """Decode a file (or its bytes) safely: ``(uint8 (H, W, channels) array, info)``, RGB (never the BGR
     of ``cv2.imread``) or gray for ``channels=1``; ``info``: the file's ``format`` and ``mode``, ``width``
     and ``height`` after EXIF rotation. Only :data:`FORMATS`. Raises :class:`Rejected` with the reason."""
-    if isinstance(path, (bytes, bytearray)):          # e.g. an upload in lesson 08
+    if isinstance(path, (bytes, bytearray)):          # e.g. an upload in lesson 09
         path = io.BytesIO(path)
     elif not (path := Path(path)).is_file():   # by stat: never open a named pipe (it would block)
         raise Rejected("not a regular file" if path.exists() else

@@ -1,4 +1,4 @@
-"""What a network costs: multiply-accumulates (MACs), file size and speed (lesson 07, the benchmark).
+"""What a network costs: multiply-accumulates (MACs), file size and speed (lesson 08, the benchmark).
 
 :func:`count_macs` counts, from each layer's output shape, only the layers that do the
 work (``Conv2D``, ``SeparableConv2D``, ``DepthwiseConv2D``, ``Dense``). Pooling,

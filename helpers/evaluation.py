@@ -3,7 +3,7 @@
 Every model of the series (original_cnn, original_cnn_48, happy_sad, the HOG
 baseline, TFLite files) is scored by :func:`scores` on the same test rows, and
 every comparison table is made of :func:`comparison_row` rows, so the numbers
-and column names of every table are comparable. Lesson 04 shows the
+and column names of every table are comparable. Lesson 05 shows the
 scikit-learn calls behind :func:`scores` once, in its cells.
 """
 from __future__ import annotations
@@ -74,7 +74,7 @@ def comparison_row(y_true, p_class1, class_names=("happy", "sad"), threshold: fl
     """One row of a comparison table: the :func:`key_columns` scores, the threshold, then ``extra``.
 
     ``extra`` are facts about the model (``params=...``, ``macs=...``, ``saved_mb=...``,
-    ``latency_ms=...``, ``images_per_s=...``): the one row builder of lessons 04, 05, 07 and the benchmark.
+    ``latency_ms=...``, ``images_per_s=...``): the one row builder of lessons 05, 06, 08 and the benchmark.
     """
     s = scores(y_true, p_class1, threshold, class_names)
     return {**{k: s[k] for k in key_columns(class_names)}, "threshold": s["threshold"], **extra}

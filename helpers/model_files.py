@@ -2,8 +2,8 @@
 No architecture lives here.
 
 Beside each trained ``name.keras`` (lesson 03) sits ``name.json``: what lesson 03 measured (class names,
-epochs, training time, ...) and, once lesson 04 has chosen it on validation, the decision ``threshold``.
-Lesson 07 writes the same facts beside each ``.tflite`` file. Everything that predicts reads them, and
+epochs, training time, ...) and, once lesson 05 has chosen it on validation, the decision ``threshold``.
+Lesson 08 writes the same facts beside each ``.tflite`` file. Everything that predicts reads them, and
 every answer is :func:`decide`: the one place a probability is compared with a threshold.
 """
 from __future__ import annotations
@@ -16,7 +16,7 @@ import numpy as np
 
 from . import config
 
-DEFAULT_THRESHOLD = 0.5     # the threshold before lesson 04 has chosen one on validation
+DEFAULT_THRESHOLD = 0.5     # the threshold before lesson 05 has chosen one on validation
 
 
 def decide(p_class1, threshold: float = DEFAULT_THRESHOLD):
@@ -59,10 +59,10 @@ def read_facts(model_path: Path | str) -> dict:
         facts = json.loads(path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise ValueError(f"{path}: not a facts file this series wrote ({error}). Delete it and run the "
-                         "notebook that writes it again (03_train; 04_evaluate for the threshold).") from None
+                         "notebook that writes it again (03_train; 05_evaluate for the threshold).") from None
     if not isinstance(facts, dict):
         raise ValueError(f"{path}: not a facts file this series wrote (no JSON object). Delete it and run "
-                         "the notebook that writes it again (03_train; 04_evaluate for the threshold).")
+                         "the notebook that writes it again (03_train; 05_evaluate for the threshold).")
     return facts
 
 

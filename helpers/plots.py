@@ -4,7 +4,7 @@ tell train from validation, so nothing depends on colour alone. At most 12 inche
 
 * training and evaluation: :func:`learning_curves`, :func:`confusion_matrix`, :func:`roc_pr_curves`;
 * images: :func:`image_grid`, :func:`draw_predictions` (face boxes and "sad 0.83");
-  lesson 06's :func:`heatmap_overlay` and :func:`channel_pictures` (pictures for ``image_grid``);
+  lesson 07's :func:`heatmap_overlay` and :func:`channel_pictures` (pictures for ``image_grid``);
 * lesson 01's cleaning report: :func:`reasons_bar`, :func:`rejected_grid`,
   :func:`outputs_grid`, :func:`near_duplicate_pairs`.
 """

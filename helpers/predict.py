@@ -3,8 +3,8 @@
 * :func:`load_predictor` - a ``.keras`` file (Keras safe mode) or a ``.tflite`` file behind
   one interface: ``.predict_proba(images_uint8)`` -> P(class 1), ``.input_shape`` ``(H, W, C)``,
   ``.class_names`` and the decision rule: ``.threshold`` with ``.flip`` (average with the mirror
-  image), both from the facts saved beside the model (lesson 04 chose them together on
-  validation; lesson 07 copies them beside each ``.tflite``). Without a saved threshold the
+  image), both from the facts saved beside the model (lesson 05 chose them together on
+  validation; lesson 08 copies them beside each ``.tflite``). Without a saved threshold the
   predictor says so: ``.threshold_source == "default 0.5"``.
 * :func:`predict_faces` - one RGB photo -> a list of faces: ``box``, ``face`` ("detected" or
   "whole image" when no face was found), ``label``, ``class_index``, ``p_class1`` (also as
@@ -80,7 +80,7 @@ class KerasPredictor(_Predictor):
 class TFLitePredictor(_Predictor):
     """A ``.tflite`` model like a saved Keras model: 0-255 pixels in, P(class 1) out.
 
-    Integer models (lesson 07's int8 export) take and return int8: the input pixels are
+    Integer models (lesson 08's int8 export) take and return int8: the input pixels are
     quantised and the output dequantised with each tensor's scale and zero point. The
     interpreter is resized to the batch (at most ``max_batch`` images per invoke).
     """
@@ -94,7 +94,7 @@ class TFLitePredictor(_Predictor):
         self.path = Path(path)
         if not self.path.is_file():
             raise FileNotFoundError(f"No TFLite model at {self.path}")
-        advice = "run notebook 07_efficiency_and_deployment again, or download it again."
+        advice = "run notebook 08_efficiency_and_deployment again, or download it again."
         with open(self.path, "rb") as file:            # a FlatBuffer names its kind at byte 4
             if file.read(8)[4:] != b"TFL3":            # (else the interpreter's error is garbled)
                 raise ValueError(f"{self.path} is not a .tflite model file (TFLiteConverter's FlatBuffer): {advice}")
@@ -119,7 +119,7 @@ class TFLitePredictor(_Predictor):
                 "output": tuple(self._output["quantization"])}
 
     def _run(self, x: np.ndarray) -> np.ndarray:
-        """One invoke on images already at ``input_shape`` (float 0-255): lesson 07's ``tflite_proba``
+        """One invoke on images already at ``input_shape`` (float 0-255): lesson 08's ``tflite_proba``
         (quantise, invoke, de-quantise), the function the lesson writes, from ``helpers/lessons.py``."""
         from .lessons import tflite_proba
         return tflite_proba(self.interpreter, x).astype(np.float32)
@@ -142,7 +142,7 @@ def load_predictor(model):
     if path.suffix == ".keras":
         return KerasPredictor(model_files.load_model(path), path)
     if path.suffix == ".tflite":
-        return TFLitePredictor(config.require(path, "07_efficiency_and_deployment",
+        return TFLitePredictor(config.require(path, "08_efficiency_and_deployment",
                                               f"The model {path.name}"))
     raise ValueError(f"{path}: expected a .keras or .tflite model file")
 
@@ -187,7 +187,7 @@ def predict_faces(model, rgb_image, faces: str = "largest", class_names=None,
 
 
 def explain(predictor, found: list[dict]) -> np.ndarray:
-    """Lesson 06's Grad-CAM map (N, h, w) for each face :func:`predict_faces` found with ``keep_input``:
+    """Lesson 07's Grad-CAM map (N, h, w) for each face :func:`predict_faces` found with ``keep_input``:
     the evidence for what the network said, at its last feature maps, from one pass of the face.
     The lesson's own functions (``helpers/lessons.py``, copied from its ``#@save`` cells)."""
     from . import lessons
@@ -236,7 +236,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--model", default=None, help=f"a .keras or .tflite model (default: "
                         f"models/{config.OUR_MODEL}, models/fast/ in fast mode)")
     parser.add_argument("--threshold", type=float, default=None,
-                        help="decision threshold on P(class 1) (default: the one notebook 04 "
+                        help="decision threshold on P(class 1) (default: the one notebook 05 "
                              f"saved beside the model, else {DEFAULT_THRESHOLD})")
     parser.add_argument("--faces", choices=face_module.FACE_MODES, default="largest",
                         help="largest face (default), all faces, or off: the whole image is the face")
@@ -247,7 +247,7 @@ def _parser() -> argparse.ArgumentParser:
                              "classify the whole image and say so)")
     parser.add_argument("--json", action="store_true", help="print one JSON list instead of lines")
     parser.add_argument("--explain", action="store_true",
-                        help="also write a picture per photo: the face boxes, the answers and lesson 06's "
+                        help="also write a picture per photo: the face boxes, the answers and lesson 07's "
                              "Grad-CAM map of each face (a .keras model only)")
     parser.add_argument("--out", default=None,
                         help="folder for the --explain pictures (default: outputs/explained/)")
@@ -313,7 +313,7 @@ def main(argv: list[str] | None = None) -> int:
     threshold, source = ((predictor.threshold, predictor.threshold_source) if args.threshold is None
                          else (args.threshold, "--threshold"))
     if source.startswith("default"):
-        print(f"note: no threshold saved beside {model_path.name} (notebook 04_evaluate saves it): "
+        print(f"note: no threshold saved beside {model_path.name} (notebook 05_evaluate saves it): "
               f"using the default {DEFAULT_THRESHOLD}", file=sys.stderr)
     records = []
     for path in _inputs(args.inputs):

@@ -2,7 +2,7 @@
 
 * :func:`prepare_fer_split` makes the FER-2013 split once (non-faces, label conflicts and train faces
   that are also test faces removed first, then validation carved out, stratified and seeded);
-* :func:`save_split` writes any split (also lesson 08's own photos) as ``splits.csv`` and refuses one
+* :func:`save_split` writes any split (also lesson 09's own photos) as ``splits.csv`` and refuses one
   where two parts share a file or a pixel hash; :func:`load_split` reads it back;
 * :func:`load_xy` gives one part's images and labels, :func:`balanced_class_weights` its class weights.
 """
@@ -176,7 +176,7 @@ def split_class_names(split: pd.DataFrame) -> list[str]:
 
 def balanced_class_weights(labels) -> dict[int, float]:
     """Lesson 03's class weights, {0: w0, 1: w1}: faces / (2 x faces of that class), so both classes
-    weigh the same in the loss (scikit-learn's "balanced"). For lessons 08 and 09, which train again."""
+    weigh the same in the loss (scikit-learn's "balanced"). For lessons 09 and 10, which train again."""
     from sklearn.utils.class_weight import compute_class_weight
     weights = compute_class_weight("balanced", classes=np.array([0, 1]), y=np.asarray(labels))
     return {0: float(weights[0]), 1: float(weights[1])}

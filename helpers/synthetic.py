@@ -1,7 +1,7 @@
 """Offline demo data: drawn happy and sad faces, so the series runs without real data.
 
 :func:`make_demo` writes the layout of the real data: ``fer2013/{train,test}/{happy,sad}/*.png``
-(48x48 gray, like FER-2013), ``ferplus/`` (lesson 09's pretraining faces), ``web/{happy,sad}/*`` (larger RGB JPEG/PNG "photos", plus
+(48x48 gray, like FER-2013), ``ferplus/`` (lesson 10's pretraining faces), ``web/{happy,sad}/*`` (larger RGB JPEG/PNG "photos", plus
 the deliberately bad files of :data:`WEB_BAD_INPUTS` for lesson 01) and ``SYNTHETIC.txt``.
 Each face is an oval head with eyes and a mouth arc curving up (happy) or down (sad);
 size, position, tilt, brightness, skin tone, background and noise vary, so a model has

@@ -1,4 +1,4 @@
-"""Lesson 08's optional webcam button: one frame from the browser's camera to this notebook's kernel.
+"""Lesson 09's optional webcam button: one frame from the browser's camera to this notebook's kernel.
 
 :func:`button` shows a button made with ``anywidget`` (the few lines of JavaScript in :data:`ESM`; it works
 where Jupyter widgets do: JupyterLab, VS Code, Colab). Pressed, the browser asks for the camera, shows it for

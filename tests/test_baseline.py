@@ -1,6 +1,6 @@
-"""HOG features (lesson 05's baseline) and the contract of the saved pipeline.
+"""HOG features (lesson 06's baseline) and the contract of the saved pipeline.
 
-The pipeline itself is lesson code; here it is built the way lesson 05 builds it,
+The pipeline itself is lesson code; here it is built the way lesson 06 builds it,
 to prove that HOG + a linear model learns what HOG can see, cannot learn noise, and
 that its saved numbers (JSON, no pickle) load in a fresh Python (what ``tools/bench.py`` does)
 and predict exactly what the fitted pipeline predicts.
@@ -44,7 +44,7 @@ def faces(n_per_class: int, seed: int):
 
 
 def lesson_pipeline(C: float = 1e-2) -> Pipeline:
-    """The pipeline as lesson 05 writes it."""
+    """The pipeline as lesson 06 writes it."""
     return Pipeline([("hog", FunctionTransformer(baseline.hog_features)),
                      ("scale", StandardScaler()),
                      ("clf", LogisticRegression(C=C, class_weight="balanced", max_iter=5000,
@@ -123,4 +123,4 @@ def test_a_file_that_is_not_a_saved_baseline_is_named_in_one_line(tmp_path, text
     path.write_text(text)
     with pytest.raises(ValueError) as error:
         baseline.load_pipeline(path)
-    assert str(error.value) == f"{path} is not a baseline file lesson 05 writes: run notebook 05 again."
+    assert str(error.value) == f"{path} is not a baseline file lesson 06 writes: run notebook 06 again."

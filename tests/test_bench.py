@@ -79,7 +79,7 @@ def _build_project(tmp_path, monkeypatch):
         model.save(tmp_path / "models" / file)
         model_files.write_facts(tmp_path / "models" / file, name=file.split(".")[0], class_names=names,
                            train_seconds=seconds, epochs_run=7, best_epoch=5, train_images=300)
-    # lesson 09's model, with a saved rule (mirror averaging, a threshold) that scores otherwise than
+    # lesson 10's model, with a saved rule (mirror averaging, a threshold) that scores otherwise than
     # 0.5 on the average and otherwise than the threshold on one view: so the rule's column is tested
     x_test, y_test = splits.load_xy(split, "test")
     p = _known_p(x_test, (48, 48, 1))
@@ -99,7 +99,7 @@ def _build_project(tmp_path, monkeypatch):
     baseline.save_pipeline(pipe.fit(x_train, y_train), tmp_path / "models" / bench.BASELINE[1])
     monkeypatch.setattr(bench, "_test_pipeline", pipe, raising=False)     # the fitted one, for the expected scores
     _to_tflite(model_files.load_model(tmp_path / "models" / config.OUR_MODEL), tmp_path / "models" / "happy_sad_float32.tflite")
-    # lesson 07 writes the mirror choice and threshold beside each .tflite: the 0.5 columns still score one view
+    # lesson 08 writes the mirror choice and threshold beside each .tflite: the 0.5 columns still score one view
     model_files.write_facts(tmp_path / "models" / "happy_sad_float32.tflite", class_names=names,
                             threshold=threshold, flip_average=True)
     return tmp_path
@@ -112,7 +112,7 @@ def measured(project):
 
 
 def test_bench_measures_saved_models_and_writes_the_table(project, measured):
-    assert bench.missing_steps() == ["04", "07"]   # two TFLite files and lesson 04's threshold missing
+    assert bench.missing_steps() == ["05", "08"]   # two TFLite files and lesson 05's threshold missing
     table = measured
     assert list(table.index) == ["original_cnn", "original_cnn_48", "happy_sad", "happy_sad_pretrained",
                                  "hog_linear", "happy_sad_float32"]
@@ -132,7 +132,7 @@ def test_bench_measures_saved_models_and_writes_the_table(project, measured):
     assert not np.allclose(p_mirror, p)                          # so the mirrored column is tested
     assert table.loc["happy_sad", "accuracy_mirrored"] == pytest.approx(np.mean((p_mirror >= 0.5) == y_test),
                                                                         abs=1.01 / n)
-    # the saved decision rule: lesson 09's model averages with the mirror and cuts at its own threshold
+    # the saved decision rule: lesson 10's model averages with the mirror and cuts at its own threshold
     threshold = model_files.read_facts(project / "models" / f"{bench.PRETRAINED}.keras")["threshold"]
     rule = np.mean((p_mirror >= threshold) == y_test)
     assert table.loc["happy_sad_pretrained", "accuracy_rule"] == pytest.approx(rule, abs=1.01 / n)
@@ -186,11 +186,11 @@ def test_main_runs_the_missing_lessons_first(project, monkeypatch):
     kept = ours.read_bytes()
     ours.unlink()
     try:
-        assert bench.missing_steps() == ["02", "03", "04", "07", "09"]
+        assert bench.missing_steps() == ["02", "03", "05", "08", "10"]
         assert bench.main(["--repeats", "1"]) == 0
-        # the missing lessons, then lesson 09 again for each second seed, with its seed and its own outputs
-        assert calls == [("02,03,04,07,09", None, None),
-                         *(("09", project / "outputs" / f"seed{seed}", str(seed)) for seed in bench.SECOND_SEEDS)]
+        # the missing lessons, then lesson 10 again for each second seed, with its seed and its own outputs
+        assert calls == [("02,03,05,08,10", None, None),
+                         *(("10", project / "outputs" / f"seed{seed}", str(seed)) for seed in bench.SECOND_SEEDS)]
         assert "HAPPYSAD_TRAINING_SEED" not in os.environ
         assert (project / "outputs" / "benchmark.md").exists()
 

@@ -1,4 +1,4 @@
-"""tools.bench's rows for lesson 09's pretrained model: which seeds it trains, the by-seed table
+"""tools.bench's rows for lesson 10's pretrained model: which seeds it trains, the by-seed table
 and the targets, checked on tables whose answers are worked out by hand."""
 from __future__ import annotations
 
@@ -48,19 +48,19 @@ def test_pretrained_targets_use_the_mean_of_the_seeds():
     assert not bench.pretrained_targets(slower)["met"].iloc[4]
 
 
-def test_the_bench_asks_for_lesson_09_and_the_second_seed(tmp_path, monkeypatch):
+def test_the_bench_asks_for_lesson_10_and_the_second_seed(tmp_path, monkeypatch):
     monkeypatch.setattr(config, "models_dir", lambda: tmp_path)
     monkeypatch.setattr(config, "prepared_dir", lambda: tmp_path)
     for file in [splits.SPLIT_FILE, bench.BASELINE[1], *bench.TFLITE, *(file for _, file in bench.NETWORKS)]:
-        (tmp_path / file).touch()                                 # everything but lesson 09's models
-    assert bench.missing_steps() == ["09"] and bench.missing_seeds() == list(bench.SECOND_SEEDS)
+        (tmp_path / file).touch()                                 # everything but lesson 10's models
+    assert bench.missing_steps() == ["10"] and bench.missing_seeds() == list(bench.SECOND_SEEDS)
     assert bench.pretrained_files() == []
     for seed in bench.SECOND_SEEDS:
         (tmp_path / f"{bench.PRETRAINED}_seed{seed}.keras").touch()
-    assert bench.missing_seeds() == [] and bench.missing_steps() == ["09"]   # seed 42's file is still missing
+    assert bench.missing_seeds() == [] and bench.missing_steps() == ["10"]   # seed 42's file is still missing
     (tmp_path / f"{bench.PRETRAINED}.keras").touch()
     assert bench.missing_steps() == []
     assert bench.pretrained_files()[0] == (bench.PRETRAINED, f"{bench.PRETRAINED}.keras")
     assert len(bench.pretrained_files()) == 1 + len(bench.SECOND_SEEDS)
-    (tmp_path / config.OUR_MODEL).unlink()                        # a new happy_sad: lesson 09 compares with it
-    assert bench.missing_steps() == ["02", "03", "09"]
+    (tmp_path / config.OUR_MODEL).unlink()                        # a new happy_sad: lesson 10 compares with it
+    assert bench.missing_steps() == ["02", "03", "10"]

@@ -125,7 +125,7 @@ def test_to_model_input_fits_any_image_to_any_model():
 def test_locate_prefers_real_data(fer_tree):
     source = data.locate(fer_tree)
     assert not source.synthetic and source.fer == fer_tree / "fer2013" and source.web is None
-    assert source.ferplus is None                        # no ferplus/ there: lesson 09 says to run make data
+    assert source.ferplus is None                        # no ferplus/ there: lesson 10 says to run make data
     (fer_tree / "ferplus" / "train").mkdir(parents=True)
     assert data.locate(fer_tree).ferplus is None         # a folder without its votes is not the pretraining set
     (fer_tree / "ferplus" / "train_votes.csv").write_text("image,neutral\n")
@@ -224,7 +224,7 @@ def _png_claiming(width: int, height: int) -> bytes:
 
 
 def test_pixel_cap_refuses_a_bomb_unread_for_training_too(tmp_path):
-    """Was: data.read_image (training, lessons 04 and 08) had no cap of its own."""
+    """Was: data.read_image (training, lessons 05 and 09) had no cap of its own."""
     path = tmp_path / "big.png"
     path.write_bytes(_png_claiming(10_000, 6_000))                  # 60 MP: over MAX_PIXELS (50)
     for read in (lambda: data.load_images([path]), lambda: data.read_image(path.read_bytes())):
@@ -269,7 +269,7 @@ def test_other_formats_named_jpg_are_refused(tmp_path):
 def test_one_antialiased_resize_for_training_and_prediction(tmp_path):
     """Fine stripes shrunk 3x: an antialiased resize averages them to gray; a plain bilinear
     one samples single columns and keeps full-contrast stripes (aliasing). Was: to_model_input
-    aliased, while load_images (lesson 08's training) used Pillow's antialiased resize."""
+    aliased, while load_images (lesson 09's training) used Pillow's antialiased resize."""
     stripes = np.zeros((144, 144, 3), np.uint8)
     stripes[:, ::2] = 255
     Image.fromarray(stripes).save(tmp_path / "stripes.png")
@@ -300,7 +300,7 @@ ALLOWED = {   # (file, code on the line, without spaces): why it is neither a de
     ("notebooks/03_train.ipynb", "tf.io.decode_image(tf.io.read_file(path)"):
         "lesson 03's tf.data chain reads the split's FER-2013 PNGs (8-bit gray, each decoded by "
         "data.read_image when the split was made) and fits them with data.to_model_input",
-    ("notebooks/06_inside_the_network.ipynb", "tf.image.resize(np.asarray(a,np.float32)"): "two maps "
+    ("notebooks/07_inside_the_network.ipynb", "tf.image.resize(np.asarray(a,np.float32)"): "two maps "
                                                                                            "brought to one size to compare",
 }
 
@@ -344,13 +344,13 @@ def test_one_decoder_and_one_model_input_resize(tmp_path):
     assert not found, "a second image decoder or resize (use data.load_image / data.to_model_input, " \
                       "or add the line to ALLOWED with the reason):\n" + "\n".join(found)
     assert used == set(ALLOWED), f"stale ALLOWED entries: {set(ALLOWED) - used}"
-    # The scan finds one: a notebook that opens uploads with Pillow itself, as lesson 08 once did.
+    # The scan finds one: a notebook that opens uploads with Pillow itself, as lesson 09 once did.
     (tmp_path / "notebooks").mkdir()
     import nbformat
     notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
         "rgb = np.asarray(Image.open(io.BytesIO(content)).convert('RGB'))  # Image.open( in a comment")])
-    nbformat.write(notebook, tmp_path / "notebooks" / "08_x.ipynb")
-    assert decoders_and_resizes(tmp_path)[0] == ["notebooks/08_x.ipynb: rgb = np.asarray(Image.open("
+    nbformat.write(notebook, tmp_path / "notebooks" / "09_x.ipynb")
+    assert decoders_and_resizes(tmp_path)[0] == ["notebooks/09_x.ipynb: rgb = np.asarray(Image.open("
                                                  "io.BytesIO(content)).convert('RGB'))  # Image.open( in a comment"]
 
 

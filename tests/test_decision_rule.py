@@ -1,5 +1,5 @@
 """A retrained model's facts start fresh: lesson 03 drops the threshold and mirror choice that
-lesson 04 chose for the model it replaces (``predict``, lesson 07 and lesson 08 read them).
+lesson 05 chose for the model it replaces (``predict``, lesson 08 and lesson 09 read them).
 
 Nothing is trained: the test runs lesson 03's own ``keep_best`` (the code that saves every trained
 model and its facts) on a tiny untrained model with a stale facts file beside it.
@@ -16,7 +16,7 @@ import pandas as pd
 from helpers import config, model_files
 
 LESSON_03 = Path(__file__).resolve().parents[1] / "notebooks" / "03_train.ipynb"
-STALE = {"threshold": 0.441, "flip_average": True,                 # what lesson 04 writes
+STALE = {"threshold": 0.441, "flip_average": True,                 # what lesson 05 writes
          "threshold_criterion": "max balanced_accuracy on the validation split"}
 
 

@@ -1,5 +1,5 @@
 """helpers.efficiency: MACs counted by hand, sizes, and the speed function's shape (no timing thresholds);
-lesson 07's decision rule and its interpreter steps, run from the notebook's cells."""
+lesson 08's decision rule and its interpreter steps, run from the notebook's cells."""
 from __future__ import annotations
 
 import ast
@@ -172,23 +172,23 @@ def test_keras_predict_fn_matches_model():
     assert speed["latency_ms"] > 0 and speed["images_per_s"] > 0
 
 
-# ----------------------------------------------------------------------------- lesson 07's cells
-NOTEBOOK_07 = Path(__file__).resolve().parents[1] / "notebooks" / "07_efficiency_and_deployment.ipynb"
+# ----------------------------------------------------------------------------- lesson 08's cells
+NOTEBOOK_08 = Path(__file__).resolve().parents[1] / "notebooks" / "08_efficiency_and_deployment.ipynb"
 
 
-def _lesson07_function(name, **namespace):
-    """A function that a code cell of lesson 07 defines, compiled on its own with ``namespace`` as globals."""
-    for cell in nbformat.read(NOTEBOOK_07, 4).cells:
+def _lesson08_function(name, **namespace):
+    """A function that a code cell of lesson 08 defines, compiled on its own with ``namespace`` as globals."""
+    for cell in nbformat.read(NOTEBOOK_08, 4).cells:
         if cell.cell_type == "code" and f"def {name}(" in cell.source:
             node = next(n for n in ast.parse(cell.source).body if isinstance(n, ast.FunctionDef) and n.name == name)
-            exec(compile(ast.Module([node], []), str(NOTEBOOK_07), "exec"), namespace)
+            exec(compile(ast.Module([node], []), str(NOTEBOOK_08), "exec"), namespace)
             return namespace[name]
-    raise AssertionError(f"lesson 07 defines no {name}()")
+    raise AssertionError(f"lesson 08 defines no {name}()")
 
 
 @pytest.mark.parametrize("flip_average", [False, True])
-def test_lesson07_answers_by_the_saved_mirror_choice(flip_average):
-    answer_proba = _lesson07_function("answer_proba", flip_average=flip_average)
+def test_lesson08_answers_by_the_saved_mirror_choice(flip_average):
+    answer_proba = _lesson08_function("answer_proba", flip_average=flip_average)
     images = np.arange(2 * 2 * 3).reshape(2, 2, 3, 1)        # (N, H, W, C): a mirror reverses W
     def first_pixel(x):                                       # a stand-in model: P = the top-left pixel
         return x[:, 0, 0, 0].astype(float)
@@ -197,15 +197,15 @@ def test_lesson07_answers_by_the_saved_mirror_choice(flip_average):
     np.testing.assert_allclose(answer_proba(first_pixel, images), mirrored if flip_average else images[:, 0, 0, 0])
 
 
-def test_lesson07_tflite_proba_quantises_and_dequantises(tmp_path):
-    """The interpreter steps on lesson 07's page give Keras's P for a float32 and an int8 file, at any batch."""
+def test_lesson08_tflite_proba_quantises_and_dequantises(tmp_path):
+    """The interpreter steps on lesson 08's page give Keras's P for a float32 and an int8 file, at any batch."""
     import tensorflow as tf
     keras.utils.set_random_seed(0)
     model = _seq((8, 8, 1), layers.Rescaling(1 / 255), layers.Conv2D(4, 3), layers.GlobalAveragePooling2D(),
                  layers.Dense(1, activation="sigmoid"))
     x = np.random.default_rng(0).integers(0, 256, (5, 8, 8, 1)).astype("float32")
     fn = tf.function(lambda t: model(t, training=False), input_signature=[tf.TensorSpec([None, 8, 8, 1])])
-    tflite_proba = _lesson07_function("tflite_proba", np=np)
+    tflite_proba = _lesson08_function("tflite_proba", np=np)
     from ai_edge_litert.interpreter import Interpreter
     for mode, tolerance in [("float32", 1e-5), ("int8", 0.02)]:
         converter = tf.lite.TFLiteConverter.from_concrete_functions([fn.get_concrete_function()])

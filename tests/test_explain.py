@@ -1,4 +1,4 @@
-"""Lesson 06: the functions written in the lesson's cells (Grad-CAM, occlusion, correlation, and
+"""Lesson 07: the functions written in the lesson's cells (Grad-CAM, occlusion, correlation, and
 the extra-code pick_cases), run here on a network whose evidence we KNOW.
 
 The test network is set by hand:
@@ -19,7 +19,7 @@ from keras import layers
 
 from helpers import data, evaluation, model_files
 
-NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "06_inside_the_network.ipynb"
+NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "07_inside_the_network.ipynb"
 SIZE = 32                      # model input
 R = (slice(4, 12), slice(4, 12))          # sad evidence: bright square (model pixels)
 Q = (slice(20, 28), slice(20, 28))        # happy evidence: dark square
@@ -57,12 +57,12 @@ def in_region(index, region) -> bool:
 
 @pytest.fixture(scope="module")
 def lesson():
-    """The functions lesson 06 defines in its cells (sub_model, grad_cam, occlusion, correlation,
+    """The functions lesson 07 defines in its cells (sub_model, grad_cam, occlusion, correlation,
     and its extra-code pick_cases)."""
     names = ("def sub_model(", "def grad_cam(", "def occlusion(", "def pick_cases(")
     cells = [c.source for c in nbformat.read(NOTEBOOK, 4).cells
              if c.cell_type == "code" and any(name in c.source for name in names)]
-    assert len(cells) == 4, ("lesson 06 should define sub_model, grad_cam, occlusion and pick_cases "
+    assert len(cells) == 4, ("lesson 07 should define sub_model, grad_cam, occlusion and pick_cases "
                              "in cells of their own")
     space = {"keras": keras, "np": np, "tf": tf, "data": data, "evaluation": evaluation, "model_files": model_files}
     for source in cells:

@@ -89,7 +89,7 @@ def test_facts_merge_and_sit_beside_the_model(tmp_path):
 
 
 def test_fresh_facts_drop_an_older_models_threshold_and_mirror_choice(tmp_path):
-    # Lesson 03 retrains: lesson 04's threshold and flip_average belong to the old model.
+    # Lesson 03 retrains: lesson 05's threshold and flip_average belong to the old model.
     path = tmp_path / "net.keras"
     model_files.write_facts(path, class_names=["happy", "sad"], epochs_run=3, threshold=0.42, flip_average=True)
     facts = model_files.write_facts(path, fresh=True, class_names=["happy", "sad"], epochs_run=9)
@@ -113,7 +113,7 @@ def test_a_broken_facts_file_is_named(tmp_path, text):
 
 
 def test_the_models_are_listed_once(monkeypatch, tmp_path):
-    """config.MODELS names every model file; the bench reads it; lesson 09's second seed has its suffix."""
+    """config.MODELS names every model file; the bench reads it; lesson 10's second seed has its suffix."""
     from tools import bench
     monkeypatch.setattr(config, "ROOT", tmp_path)
     assert [m.name for m in config.models("network")] == ["original_cnn", "original_cnn_48", "happy_sad"]
@@ -124,5 +124,5 @@ def test_the_models_are_listed_once(monkeypatch, tmp_path):
     assert bench.pretrained_file() == "happy_sad_pretrained.keras"
     assert pretrained.path(7).name == bench.pretrained_file(7)
     assert bench.pretrained_file(7) == "happy_sad_pretrained_seed7.keras"
-    assert config.MODELS["happy_sad"].path(7).name == config.OUR_MODEL == "happy_sad.keras"   # only 09's has seeds
+    assert config.MODELS["happy_sad"].path(7).name == config.OUR_MODEL == "happy_sad.keras"   # only 10's has seeds
     assert all(m.path().parent == config.models_dir() for m in config.MODELS.values())

@@ -20,7 +20,7 @@ def test_measured_times_reads_both_modes(tmp_path, monkeypatch):
         "notebook,seconds,status\n03_train.ipynb,1500,ok\n04_evaluate.ipynb,30,failed\n")
     assert notebook.measured_times("03 Train") == "fast 61 s, full 25.0 min"
     assert notebook.measured_times("02 Build") == "fast 12 s"
-    assert "not yet measured" in notebook.measured_times("04 Evaluate")   # a failed run is no time
+    assert "not yet measured" in notebook.measured_times("05 Evaluate")   # a failed run is no time
 
 
 def test_check_versions_refuses_an_old_package():

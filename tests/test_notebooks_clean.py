@@ -134,9 +134,9 @@ def test_solutions_are_tagged_and_hidden(path):
 LESSON_CODE = {
     "02": ["Sequential(", "Conv2D(", ".summary("],
     "03": [".compile(", ".fit(", "EarlyStopping(", "ModelCheckpoint("],
-    "04": [".predict("],
-    "06": ["GradientTape"],
-    "07": ["TFLiteConverter"],
+    "05": [".predict("],
+    "07": ["GradientTape"],
+    "08": ["TFLiteConverter"],
 }
 
 
@@ -309,11 +309,11 @@ def test_make_stops_on_an_unsupported_python_in_one_line_before_installing(tmp_p
 # ------------------------------------------------- the one decision rule (issue 31)
 
 COMPARES_TO_A_THRESHOLD = re.compile(r"(>=|>)\s*(0\.5\b|threshold\b|thresholds\[|t_48\b|predictor\.threshold)")
-TEACHES_THE_RULE = "y_pred = (p_sad >= 0.5).astype(int)"     # lesson 04 shows the rule once, then asserts decide()
+TEACHES_THE_RULE = "y_pred = (p_sad >= 0.5).astype(int)"     # lesson 05 shows the rule once, then asserts decide()
 
 
 def test_every_answer_goes_through_the_one_decision_rule():
-    """A probability is compared with a threshold in model_files.decide only (lesson 04 shows it once)."""
+    """A probability is compared with a threshold in model_files.decide only (lesson 05 shows it once)."""
     found = []
     for path in NOTEBOOKS:
         for cell in _cells(path, "code"):

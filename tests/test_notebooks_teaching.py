@@ -98,10 +98,10 @@ IDEAS = [
     ("02", 'With `padding="same"`', 'padding="same"', "code"),
     ("02", "**multiply-add**", "multiply-add", "any"),
     ("03", "**Balanced accuracy**", "balanced_accuracy_score", "code"),
-    ("05", "**penalty**", "penalty", "any"),
-    ("07", "**scale**", "zero point", "any"),
-    ("07", "**folds**", "fold", "any"),
-    ("09", "**freeze**", "trainable = False", "code"),
+    ("06", "**penalty**", "penalty", "any"),
+    ("08", "**scale**", "zero point", "any"),
+    ("08", "**folds**", "fold", "any"),
+    ("10", "**freeze**", "trainable = False", "code"),
 ]
 
 

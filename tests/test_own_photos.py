@@ -1,9 +1,9 @@
-"""Lesson 08's path through helpers/ for a folder of your own photos: clean it, read the
+"""Lesson 09's path through helpers/ for a folder of your own photos: clean it, read the
 near-duplicate groups from the report, split by group, save with ``splits.save_split`` and
 read back with ``splits.load_split`` (the same reader as for FER-2013).
 
 ``CleaningResult.kept_files`` and ``splits.split_by_group`` (scikit-learn's
-``StratifiedGroupKFold``) are what notebook 08 calls; here they must keep every copy of a
+``StratifiedGroupKFold``) are what notebook 09 calls; here they must keep every copy of a
 photo in one split, for any two class names and mixed image sizes.
 """
 from __future__ import annotations

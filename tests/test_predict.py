@@ -91,7 +91,7 @@ def test_load_predictor_in_memory_model():
 def test_load_predictor_missing_or_wrong_files(tmp_path):
     with pytest.raises(FileNotFoundError, match="03"):
         predict.load_predictor(tmp_path / "missing.keras")
-    with pytest.raises(FileNotFoundError, match="07"):
+    with pytest.raises(FileNotFoundError, match="08"):
         predict.load_predictor(tmp_path / "missing.tflite")
     with pytest.raises(ValueError, match=".keras or .tflite"):
         predict.load_predictor(tmp_path / "model.h5")
@@ -99,7 +99,7 @@ def test_load_predictor_missing_or_wrong_files(tmp_path):
 
 # ----------------------------------------------------------------------------- the saved threshold
 def test_predict_uses_the_saved_threshold(constant_model):
-    """Issue 10: lesson 04 saves its threshold beside the model; predict must use it."""
+    """Issue 10: lesson 05 saves its threshold beside the model; predict must use it."""
     [face] = predict.predict_faces(constant_model, _uniform(100), "off", ("happy", "sad"))
     assert face["p_class1"] == pytest.approx(0.6, abs=1e-5)
     assert face["label"] == "sad" and face["threshold"] == 0.5          # no facts: 0.5
@@ -122,7 +122,7 @@ def test_cli_reports_the_threshold_it_used(constant_model, tmp_path, capsys):
     [record] = json.loads(captured.out)
     assert record["label"] == "sad" and record["p_sad"] == pytest.approx(0.6, abs=1e-4)
     assert (record["threshold"], record["threshold_source"]) == (0.5, "default 0.5")
-    assert "no threshold saved" in captured.err and "04" in captured.err
+    assert "no threshold saved" in captured.err and "05" in captured.err
     assert predict.main(args) == 0                                       # text output says so too
     captured = capsys.readouterr()
     assert "default 0.5" in captured.out and "no threshold saved" in captured.err
@@ -308,7 +308,7 @@ def test_cli_missing_model_says_which_notebook(tmp_path, capsys):
 
 @pytest.mark.parametrize("name,words", [
     ("junk.keras", "is not a .keras model file (a zip archive Keras writes): run notebook 03_train"),
-    ("junk.tflite", "is not a .tflite model file (TFLiteConverter's FlatBuffer): run notebook 07"),
+    ("junk.tflite", "is not a .tflite model file (TFLiteConverter's FlatBuffer): run notebook 08"),
     ("missing.keras", "is missing"),
 ])
 def test_cli_bad_model_file_is_one_line(tmp_path, capsys, name, words):

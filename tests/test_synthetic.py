@@ -177,7 +177,7 @@ def test_skin_tone_is_balanced_across_classes(tmp_path, monkeypatch):
 def test_demo_ferplus_is_shaped_like_the_real_one(demo):
     """ferplus/ holds every demo training face (same pixels, as FER+ holds FER-2013's) plus neutral
     ones, never a test face; train_votes.csv has the real columns, ten votes a face, and a clear majority
-    for the drawn expression, which lesson 09 reads."""
+    for the drawn expression, which lesson 10 reads."""
     import pandas as pd
     from helpers import data
     votes = pd.read_csv(demo / "ferplus" / "train_votes.csv")

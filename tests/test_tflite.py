@@ -1,4 +1,4 @@
-"""Lesson 07's TFLite conversion (the notebook's own `convert` cell, run on a small network built
+"""Lesson 08's TFLite conversion (the notebook's own `convert` cell, run on a small network built
 once for this module) and the converted files read through helpers.predict: load_predictor, the
 decision rule (threshold and mirror choice, as for the .keras file) and the predict CLI.
 
@@ -22,7 +22,7 @@ from PIL import Image
 
 from helpers import config, data, model_files, predict
 
-NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "07_efficiency_and_deployment.ipynb"
+NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "08_efficiency_and_deployment.ipynb"
 MODES = config.TFLITE_MODES
 TOL = {"float32": 1e-5, "dynamic": 0.02, "int8": 0.06}
 SHAPE = (48, 48, 1)
@@ -83,10 +83,10 @@ def trained():
 
 
 def lesson_convert(model, train_images):
-    """Notebook 07's `convert(mode)`, defined by running its cell with `model` as happy_sad."""
+    """Notebook 08's `convert(mode)`, defined by running its cell with `model` as happy_sad."""
     cell = [c.source for c in nbformat.read(NOTEBOOK, 4).cells
             if c.cell_type == "code" and "def convert(" in c.source]
-    assert len(cell) == 1, "notebook 07 should define convert(mode) in one cell"
+    assert len(cell) == 1, "notebook 08 should define convert(mode) in one cell"
     space = {"happy_sad": model, "x_train": train_images, "config": config, "data": data,
              "np": np, "tf": tf}
     exec(compile(cell[0], str(NOTEBOOK), "exec"), space)
@@ -94,14 +94,14 @@ def lesson_convert(model, train_images):
     return space["convert"]
 
 
-def _lesson07_facts(path, **rule):
-    """The facts lesson 07 writes beside a .tflite file: copied from its source, small.keras."""
+def _lesson08_facts(path, **rule):
+    """The facts lesson 08 writes beside a .tflite file: copied from its source, small.keras."""
     model_files.write_facts(path, fresh=True, class_names=NAMES, threshold=THRESHOLD, source="small.keras", **rule)
 
 
 @pytest.fixture(scope="module")
 def exported(trained, tmp_path_factory):
-    """small.keras and small_<mode>.tflite, each with its facts beside it, as lessons 03, 04 and 07
+    """small.keras and small_<mode>.tflite, each with its facts beside it, as lessons 03, 05 and 08
     write them: the tflite facts name their source (no mirror choice yet: set per test)."""
     folder = tmp_path_factory.mktemp("tflite")
     trained.save(folder / "small.keras")
@@ -111,7 +111,7 @@ def exported(trained, tmp_path_factory):
     for mode in MODES:
         paths[mode] = folder / f"small_{mode}.tflite"
         paths[mode].write_bytes(convert(mode))
-        _lesson07_facts(paths[mode])
+        _lesson08_facts(paths[mode])
     return folder / "small.keras", paths
 
 
@@ -215,7 +215,7 @@ def test_cli_predict_with_tflite(exported, test_images, tmp_path, capsys, mode):
 
 @pytest.fixture
 def mirror_chosen(exported):
-    """Lesson 04 chose mirror averaging for small.keras (flip_average in its facts)."""
+    """Lesson 05 chose mirror averaging for small.keras (flip_average in its facts)."""
     keras_path, _ = exported
     model_files.write_facts(keras_path, flip_average=True)
     yield keras_path
@@ -224,7 +224,7 @@ def mirror_chosen(exported):
 
 def test_tflite_decides_as_the_keras_model_does(exported, mirror_chosen, test_images, tmp_path, capsys):
     """The saved threshold with the saved mirror choice, one rule for .keras and .tflite.
-    Was: a .tflite whose facts had the threshold but no flip_average (lesson 07 copied only the
+    Was: a .tflite whose facts had the threshold but no flip_average (lesson 08 copied only the
     threshold) answered from the face alone, at a threshold chosen for the mirror average."""
     _, paths = exported
     keras_predictor = predict.load_predictor(mirror_chosen)
@@ -234,7 +234,7 @@ def test_tflite_decides_as_the_keras_model_does(exported, mirror_chosen, test_im
     assert abs(plain[i] - mirrored[i]) > 100 * TOL["float32"], "the mirror image must answer differently"
     image = tmp_path / "face.png"
     Image.fromarray(test_images[i][..., 0]).save(image)
-    _lesson07_facts(paths["float32"], flip_average=True)     # lesson 07 copies the whole rule
+    _lesson08_facts(paths["float32"], flip_average=True)     # lesson 08 copies the whole rule
     predictor = predict.load_predictor(paths["float32"])
     assert (predictor.threshold, predictor.flip) == (keras_predictor.threshold, keras_predictor.flip) == (THRESHOLD, True)
     keras_record, lite_record = _cli(image, mirror_chosen, capsys), _cli(image, paths["float32"], capsys)
@@ -243,7 +243,7 @@ def test_tflite_decides_as_the_keras_model_does(exported, mirror_chosen, test_im
     assert lite_record["label"] == keras_record["label"]
     # A .tflite's own facts are its rule: without flip_average it answers from the face alone,
     # whatever its source model chose (nothing is borrowed from the .keras file's facts).
-    _lesson07_facts(paths["float32"])
+    _lesson08_facts(paths["float32"])
     assert not predict.load_predictor(paths["float32"]).flip
     assert _cli(image, paths["float32"], capsys)["p_dogs"] == pytest.approx(plain[i], abs=1e-4)
 
@@ -259,5 +259,5 @@ def test_a_cut_tflite_file_is_named_in_one_line(exported, tmp_path, capsys):
     assert predict.main([str(image), "--model", str(cut)]) == 2
     captured = capsys.readouterr()
     [line] = captured.err.splitlines()
-    assert line.startswith(f"error: {cut} is not a complete .tflite model") and "notebook 07" in line
+    assert line.startswith(f"error: {cut} is not a complete .tflite model") and "notebook 08" in line
     assert captured.out == "" and "Traceback" not in captured.err

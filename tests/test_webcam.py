@@ -1,4 +1,4 @@
-"""helpers.webcam, lesson 08's webcam button, on the kernel's side: the frame the browser sends (a JPEG data
+"""helpers.webcam, lesson 09's webcam button, on the kernel's side: the frame the browser sends (a JPEG data
 URL) is decoded by the one decoder; no frame, no camera, a bad frame or no anywidget is one line, never a
 traceback. The browser's side (the JavaScript, a fake camera, no camera) is tests_browser/test_jupyterlab.py's."""
 from __future__ import annotations

@@ -1,27 +1,27 @@
 """``make test-browser``: the learner's screen, in headless Chromium driven by Playwright.
 
 JupyterLab is started as ``make lab`` starts it (``tools.lab``: the project's kernel and settings) on
-copies of lessons 01 and 08 in ``outputs/[fast/]browser/notebooks/`` (Run All fills a notebook with
+copies of lessons 01 and 09 in ``outputs/[fast/]browser/notebooks/`` (Run All fills a notebook with
 outputs; the committed ones must stay clean). Then, as a learner would:
 
 1. lesson 01, Run All: every code cell ran, no error output, no TensorFlow/absl/oneDNN/CUDA log line;
-2. lesson 08, Run All, the same checks; then a photo goes through its upload button (the file chooser)
+2. lesson 09, Run All, the same checks; then a photo goes through its upload button (the file chooser)
    and the next cell answers with the face box and the class;
-3. lesson 08's webcam button in this Chromium, which has no camera: one line says so, and the next cell
+3. lesson 09's webcam button in this Chromium, which has no camera: one line says so, and the next cell
    says the same line; then in a second Chromium whose fake camera films that photo (a YUV4MPEG2 clip
    written here with numpy, ``--use-file-for-fake-video-capture``): the button takes a frame and the next
    cell answers with the face box, the class, its probability and the Grad-CAM picture;
 4. the run report ``outputs/[fast/]index.html`` renders, with its pictures.
 
-Screenshots of each go to ``outputs/[fast/]browser/``. Lesson 08 needs lessons 02-04's models:
-when they are missing (a fresh clone), ``tools.run_series --only 02,03,04`` makes them after step 1;
-it writes the report too. With the models there but no report, ``--only 04`` writes it.
+Screenshots of each go to ``outputs/[fast/]browser/``. Lesson 09 needs lessons 02-05's models:
+when they are missing (a fresh clone), ``tools.run_series --only 02,03,05`` makes them after step 1;
+it writes the report too. With the models there but no report, ``--only 05`` writes it.
 
 Chromium is the system's (``HAPPYSAD_CHROMIUM``, else ``chromium`` / ``chromium-browser`` /
 ``google-chrome`` on the PATH); Playwright never downloads a browser. Without Playwright, or a Chromium
 that starts, the module is skipped with one line saying why. On a failure, ``FAILED_<test>.png`` shows
 the page. CI (``.ci/run``) runs this in fast mode on its fresh clone, after that clone's ``make test``
-(which has trained the fast models: only ``--only 04`` runs here, for the report).
+(which has trained the fast models: only ``--only 05`` runs here, for the report).
 """
 from __future__ import annotations
 
@@ -44,7 +44,7 @@ import pytest
 from helpers import config, data, webcam
 from tools import lab
 
-LESSONS = ["01_collect_and_clean.ipynb", "08_your_own_photos.ipynb"]
+LESSONS = ["01_collect_and_clean.ipynb", "09_your_own_photos.ipynb"]
 CHROMIUM_NAMES = ["chromium", "chromium-browser", "google-chrome", "google-chrome-stable"]
 SERVER_START_S = 90           # JupyterLab answering its API
 NOTEBOOK_S = 10 * 60          # Run All of one lesson (fast mode: about a minute each)
@@ -334,7 +334,7 @@ def run_cell(tab, code_cell, what: str) -> None:
         time.sleep(0.5)
 
 
-# ------------------------------------------------------------------ the photo for lesson 08's button
+# ------------------------------------------------------------------ the photo for lesson 09's button
 
 def upload_photo(folder: Path) -> Path:
     """A photo with one face the detector finds: from web/ (the real photos, or the demo's drawn ones),
@@ -413,13 +413,13 @@ def test_lesson_01_runs_all_cells_quietly(page, out_dir):
     assert "01 Collect and clean" in setup_output            # the setup cell printed its facts, and only them
 
 
-def test_lesson_08_answers_an_uploaded_photo(page, out_dir, my_photo):
+def test_lesson_09_answers_an_uploaded_photo(page, out_dir, my_photo):
     tab, url, token = page
     if not models_ready():                  # a fresh clone: lesson 01 made the split just now
-        run_headless("02,03,04")
+        run_headless("02,03,05")
     open_notebook(tab, url, token, LESSONS[1])
     seconds = run_all(tab)
-    print(f"08 Run All: {seconds:.0f} s")
+    print(f"09 Run All: {seconds:.0f} s")
     check_ran_cleanly(tab, out_dir / "notebooks" / LESSONS[1])
 
     button = cell(tab, "a file-upload button").locator(".widget-upload")
@@ -455,14 +455,14 @@ def test_lesson_08_answers_an_uploaded_photo(page, out_dir, my_photo):
     tab.set_viewport_size({"width": 1280, "height": 1400})     # the button, the answer and the check cell
     cell(tab, "a file-upload button").locator(".widget-upload").scroll_into_view_if_needed()
     tab.evaluate("document.querySelector('.widget-upload').scrollIntoView({block: 'start'})")
-    tab.screenshot(path=str(out_dir / "08_your_own_photos.png"))
+    tab.screenshot(path=str(out_dir / "09_your_own_photos.png"))
     tab.set_viewport_size({"width": 1280, "height": 1000})
     nb = save_and_read(tab, out_dir / "notebooks" / LESSONS[1])
     assert problems(nb) == []
 
 
-def test_lesson_08_without_a_camera_says_so_in_one_line(page, out_dir):
-    """The page above, lesson 08 run: Chromium without a camera. Run All left the webcam answer's one line;
+def test_lesson_09_without_a_camera_says_so_in_one_line(page, out_dir):
+    """The page above, lesson 09 run: Chromium without a camera. Run All left the webcam answer's one line;
     pressing the button gives the browser's reason in one line, and so does the answer; the upload stays."""
     tab, url, token = page
     saved = nbformat.read(str(out_dir / "notebooks" / LESSONS[1]), as_version=4)
@@ -484,7 +484,7 @@ def test_lesson_08_without_a_camera_says_so_in_one_line(page, out_dir):
     assert answer.locator(".jp-OutputArea img").count() == 0
     assert cell(tab, "a file-upload button").locator(".widget-upload").is_visible()
     widget.evaluate("element => element.scrollIntoView({block: 'start'})")
-    tab.screenshot(path=str(out_dir / "08_no_camera.png"))
+    tab.screenshot(path=str(out_dir / "09_no_camera.png"))
     assert problems(save_and_read(tab, out_dir / "notebooks" / LESSONS[1])) == []
 
 
@@ -492,15 +492,15 @@ ANSWER_LINE = re.compile(r"face at \((\d+), (\d+), (\d+), (\d+)\): (\w+), probab
                          r"\(P\(\w+\) = [01]\.\d\d, threshold [01]\.\d\d\)")
 
 
-def test_lesson_08_answers_a_webcam_frame(camera_page, out_dir):
-    """Chromium with a (fake) camera filming the upload's photo: lesson 08 in a fresh kernel, the cells the
+def test_lesson_09_answers_a_webcam_frame(camera_page, out_dir):
+    """Chromium with a (fake) camera filming the upload's photo: lesson 09 in a fresh kernel, the cells the
     webcam needs, the button; the next cell answers with the face box, the class, its probability, and the
-    picture with lesson 06's Grad-CAM map."""
+    picture with lesson 07's Grad-CAM map."""
     tab, url, token = camera_page
     open_notebook(tab, url, token, LESSONS[1])        # its own kernel (the other page's is shut down)
     menu(tab, "Edit", "Clear Outputs of All Cells")   # no prompt left from the other kernel's counts
     start = time.monotonic()
-    for needed in ('notebook.setup("08', "predict.load_predictor(fer_path)", "webcam.button()"):
+    for needed in ('notebook.setup("09', "predict.load_predictor(fer_path)", "webcam.button()"):
         run_cell(tab, cell(tab, needed), f"the cell with {needed}")
     widget = cell(tab, "webcam.button()")
     widget.locator(".happysad-webcam-button").click()
@@ -527,7 +527,7 @@ def test_lesson_08_answers_a_webcam_frame(camera_page, out_dir):
 
     tab.set_viewport_size({"width": 1280, "height": 1400})     # the button with the frame, and the answer
     widget.evaluate("element => element.scrollIntoView({block: 'start'})")
-    tab.screenshot(path=str(out_dir / "08_webcam.png"))
+    tab.screenshot(path=str(out_dir / "09_webcam.png"))
     tab.set_viewport_size({"width": 1280, "height": 1000})
     assert problems(save_and_read(tab, out_dir / "notebooks" / LESSONS[1], all_ran=False)) == []
 
@@ -535,7 +535,7 @@ def test_lesson_08_answers_a_webcam_frame(camera_page, out_dir):
 def test_the_run_report_renders_with_its_pictures(browser, out_dir):
     index = config.outputs_dir() / "index.html"
     if not index.is_file():
-        run_headless("04" if models_ready() else "02,03,04")
+        run_headless("05" if models_ready() else "02,03,05")
     context = browser.new_context(viewport={"width": 1100, "height": 900})
     tab = context.new_page()
     tab.goto(index.resolve().as_uri())

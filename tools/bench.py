@@ -3,8 +3,8 @@
 ``python -m tools.bench [--repeats N] [--no-train]`` (full mode unless HAPPYSAD_FAST=1):
 
 1. makes what is missing by running the lessons that make it through ``tools.run_series``
-   (01 split, 02-03 networks, 04 threshold, 05 HOG baseline, 07 TFLite files, 09 the pretrained
-   model), and lesson 09 once more for each of :data:`SECOND_SEEDS` (``HAPPYSAD_TRAINING_SEED``);
+   (01 split, 02-03 networks, 05 threshold, 06 HOG baseline, 08 TFLite files, 10 the pretrained
+   model), and lesson 10 once more for each of :data:`SECOND_SEEDS` (``HAPPYSAD_TRAINING_SEED``);
 2. scores every model on the test split with ``evaluation.comparison_row`` at the
    0.5 threshold (the same rule for every model, so the rows compare);
 3. measures CPU speed with ``efficiency.measure_speed`` (batch-1 latency, batch-64
@@ -28,11 +28,11 @@ from helpers import config, splits
 
 # Every model comes from the one list, config.MODELS.
 NETWORKS = [(m.name, m.file) for m in config.models("network")]
-# Lesson 09's pretrained model, one file per training seed: config.SEED's, then each of SECOND_SEEDS.
+# Lesson 10's pretrained model, one file per training seed: config.SEED's, then each of SECOND_SEEDS.
 (PRETRAINED_MODEL,) = config.models("pretrained")
 PRETRAINED = PRETRAINED_MODEL.name
 SECOND_SEEDS = (1,)
-(BASELINE_MODEL,) = config.models("baseline")   # lesson 05's numbers as JSON: nothing is unpickled
+(BASELINE_MODEL,) = config.models("baseline")   # lesson 06's numbers as JSON: nothing is unpickled
 BASELINE = (BASELINE_MODEL.name, BASELINE_MODEL.file)
 TFLITE = [m.file for m in config.models("tflite")]
 TARGETS = {"accuracy": 0.935, "balanced_accuracy": 0.93, "saved_mb": 1.0, "train_minutes": 10.0,   # issue 12
@@ -46,12 +46,12 @@ COLUMNS = ["kind", "input", "params", "macs", "saved_mb", "train_minutes", "pret
 
 
 def pretrained_file(seed: int = config.SEED) -> str:
-    """Lesson 09's model file for a training seed (its ``RUN`` suffix: none for config.SEED)."""
+    """Lesson 10's model file for a training seed (its ``RUN`` suffix: none for config.SEED)."""
     return PRETRAINED_MODEL.path(seed).name
 
 
 def pretrained_files(folder: Path | None = None) -> list[tuple[str, str]]:
-    """(name, file) of each of lesson 09's pretrained models: config.SEED's first, then the other seeds."""
+    """(name, file) of each of lesson 10's pretrained models: config.SEED's first, then the other seeds."""
     folder = folder or config.models_dir()
     files = [pretrained_file(seed) for seed in (config.SEED, *SECOND_SEEDS)]
     return [(Path(file).stem, file) for file in files if (folder / file).exists()]
@@ -76,13 +76,13 @@ def missing_steps() -> list[str]:
     if not all((folder / file).exists() for _, file in NETWORKS):
         steps += ["02", "03"]
     if not (folder / BASELINE[1]).exists():
-        steps.append("05")
+        steps.append("06")
     if not all((folder / file).exists() for file in TFLITE):
         if "03" in steps or "threshold" not in model_files.read_facts(folder / config.OUR_MODEL):
-            steps.append("04")                    # lesson 07 exports with lesson 04's threshold
-        steps.append("07")
+            steps.append("05")                    # lesson 08 exports with lesson 05's threshold
+        steps.append("08")
     if "03" in steps or not (folder / pretrained_file()).exists():
-        steps.append("09")
+        steps.append("10")
     return sorted(steps)
 
 
@@ -235,7 +235,7 @@ def by_seed(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def pretrained_targets(table: pd.DataFrame) -> pd.DataFrame:
-    """Issue 22's targets for lesson 09's model: the mean over its seeds, with the saved decision rule."""
+    """Issue 22's targets for lesson 10's model: the mean over its seeds, with the saved decision rule."""
     seeds = table.loc[[name for name in table.index if name.startswith(PRETRAINED)]]
     mean = seeds.mean(numeric_only=True)
     label = f"mean of {len(seeds)} seed(s)"
@@ -284,7 +284,7 @@ def write(table: pd.DataFrame, out_dir: Path | None = None, photos: pd.DataFrame
     if "happy_sad" in table.index:
         lines += ["## Targets", "", _markdown(targets(table)), ""]
     if any(name.startswith(PRETRAINED) for name in table.index):
-        lines += ["## Pretrained (lesson 09) and from scratch, by training seed", "",
+        lines += ["## Pretrained (lesson 10) and from scratch, by training seed", "",
                   "`_rule` columns: each model's saved decision rule (its threshold and mirror choice, both "
                   "chosen on validation). Training minutes of the pretrained model: pretraining and fine-tuning.",
                   "", _markdown(by_seed(table)), "", "## Targets of the pretrained model", "",
@@ -311,10 +311,10 @@ def main(argv: list[str] | None = None) -> int:
             return status
     for seed in [] if args.no_train else missing_seeds():
         from tools import run_series
-        print(f"Lesson 09 again with training seed {seed} (HAPPYSAD_TRAINING_SEED={seed}) ...")
+        print(f"Lesson 10 again with training seed {seed} (HAPPYSAD_TRAINING_SEED={seed}) ...")
         os.environ["HAPPYSAD_TRAINING_SEED"] = str(seed)     # the notebook's kernel inherits it
         try:
-            status, _ = run_series.run(only="09", out_dir=config.outputs_dir() / f"seed{seed}")
+            status, _ = run_series.run(only="10", out_dir=config.outputs_dir() / f"seed{seed}")
         finally:
             del os.environ["HAPPYSAD_TRAINING_SEED"]
         if status:

@@ -42,15 +42,15 @@ from helpers import config
 # What the index shows when it exists in the output folder: (file, caption).
 KEY_TABLES = [
     ("metrics.csv", "Test scores of the networks at threshold 0.5, one view per face: the same rule for every "
-                    "model (lesson 04; its threshold and mirror choice for happy_sad are chosen after this table)."),
-    ("baseline_comparison.csv", "The HOG + linear baseline beside the networks (lesson 05)."),
-    ("tflite.csv", "happy_sad exported to TensorFlow Lite: size, speed and scores (lesson 07)."),
+                    "model (lesson 05; its threshold and mirror choice for happy_sad are chosen after this table)."),
+    ("baseline_comparison.csv", "The HOG + linear baseline beside the networks (lesson 06)."),
+    ("tflite.csv", "happy_sad exported to TensorFlow Lite: size, speed and scores (lesson 08)."),
     ("benchmark.csv", "Every model measured side by side in one process (make bench)."),
 ]
 KEY_FIGURES = [
     ("learning_curves.png", "Learning curves: loss and accuracy per epoch, training and validation (lesson 03)."),
-    ("confusion_matrix.png", "Confusion matrix of happy_sad on the test split (lesson 04)."),
-    ("roc_pr_curves.png", "ROC and precision-recall curves on the test split (lesson 04)."),
+    ("confusion_matrix.png", "Confusion matrix of happy_sad on the test split (lesson 05)."),
+    ("roc_pr_curves.png", "ROC and precision-recall curves on the test split (lesson 05)."),
 ]
 WIDE_TABLE = 10                  # tables with more columns are shown turned, models as columns
 TIMEOUT_FULL_S = 3 * 3600        # per cell: full-mode training can take a while on a CPU
