@@ -83,13 +83,14 @@ BATCH_SIZE = 64
 
 # The series' models, listed once: name -> file, kind, and the notebook that writes it. Lesson 02
 # defines each network once and saves it untrained to untrained_dir() (under the same file name);
-# lesson 03 trains them and saves the best to models_dir(); lessons 06, 08 and 10 add the others.
+# lesson 03 trains them the plain way and lesson 04 trains happy_sad with its recipe, each saving the best to
+# models_dir(); lessons 06, 08 and 10 add the others.
 @dataclasses.dataclass(frozen=True)
 class SavedModel:
     """One model file of the series."""
     name: str          # what tables and the bench call it
     file: str          # its file name in models_dir()
-    kind: str          # "network" (lesson 03 trains it), "baseline", "tflite" or "pretrained"
+    kind: str          # "network" (lesson 03 or 04 trains it), "baseline", "tflite" or "pretrained"
     written_by: str    # the notebook that writes it: the one to run when it is missing
     about: str
 
@@ -107,7 +108,10 @@ MODELS = {m.name: m for m in (
                "the original tutorial's network, at its 256x256 RGB input"),
     SavedModel("original_cnn_48", "original_cnn_48.keras", "network", "03_train",
                "the same layers at the faces' own 48x48 gray"),
-    SavedModel("happy_sad", "happy_sad.keras", "network", "03_train", "the series' network"),
+    SavedModel("happy_sad_plain", "happy_sad_plain.keras", "network", "03_train",
+               "our network trained the plain way (Adam, constant rate): lesson 04's reference"),
+    SavedModel("happy_sad", "happy_sad.keras", "network", "04_better_recipe",
+               "the series' network, trained with lesson 04's recipe"),
     SavedModel("hog_linear", "hog_linear.json", "baseline", "06_traditional_baseline",
                "HOG features + logistic regression, saved as JSON numbers (nothing pickled)"),
     *(SavedModel(f"happy_sad_{mode}", f"happy_sad_{mode}.tflite", "tflite", "08_efficiency_and_deployment",
@@ -125,6 +129,13 @@ def models(kind: str) -> list[SavedModel]:
 ORIGINAL_MODEL = MODELS["original_cnn"].file        # the original tutorial's network, 256x256x3
 ORIGINAL_48_MODEL = MODELS["original_cnn_48"].file  # the same layers at the faces' own 48x48x1
 OUR_MODEL = MODELS["happy_sad"].file                # the series' network: happy_sad
+
+
+def written_by(path: Path | str) -> str:
+    """The notebook that writes a model file of :data:`MODELS` (found by its file name); ``03_train``, where
+    training starts, for any other file."""
+    name = Path(path).name
+    return next((m.written_by for m in MODELS.values() if m.file == name), "03_train")
 
 
 def untrained_dir() -> Path:

@@ -5,20 +5,97 @@ the lesson's cell, then run ``make lesson-code``. A test fails while this file a
 """
 from __future__ import annotations
 
+import time
+
 import keras
 import numpy as np
+import pandas as pd
 import tensorflow as tf
 
-from helpers import data
+from helpers import config, data, model_files, splits
 
 
-# ---- 06_inside_the_network, cell cell-006
+# ---- 03_train, cell nb03-012
+def make_dataset(rows, input_shape, training=False, batch_size=config.BATCH_SIZE):
+    channels = input_shape[-1]                  # decode gray for gray models, RGB for colour ones
+    ds = tf.data.Dataset.from_tensor_slices((rows["file"].tolist(), rows["label"].to_numpy("float32")))
+
+    def decode(path, label):
+        image = tf.io.decode_image(tf.io.read_file(path), channels=channels, expand_animations=False)
+        image.set_shape([None, None, channels])
+        return image, label
+
+    ds = ds.map(decode, num_parallel_calls=tf.data.AUTOTUNE).cache()   # 48x48 faces: small to cache
+    if training:
+        ds = ds.shuffle(len(rows), seed=config.SEED, reshuffle_each_iteration=True)
+    ds = ds.batch(batch_size)
+    # Resize after batching, so a 256x256 model does not cache its much larger images.
+    ds = ds.map(lambda x, y: (data.to_model_input(x, input_shape), y), num_parallel_calls=tf.data.AUTOTUNE)
+    return ds.prefetch(tf.data.AUTOTUNE)
+
+
+# ---- 03_train, cell nb03-018
+def make_callbacks(name, patience):
+    return [
+        keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience,
+                                      restore_best_weights=True),
+        keras.callbacks.ModelCheckpoint(config.MODELS[name].path(),
+                                        monitor="val_loss", save_best_only=True),
+        keras.callbacks.TensorBoard(log_dir=str(config.outputs_dir() / "logs" / name)),
+        keras.callbacks.CSVLogger(str(config.MODELS[name].path().with_suffix(".log.csv"))),
+    ]
+
+
+def keep_best(name, fit, seconds, input_shape, split, **more_facts):
+    # extra code: reload the best checkpoint, re-save it without optimizer state, note the facts.
+    path = config.MODELS[name].path()
+    best = model_files.load_model(path)
+    best.save(path)
+    parts = split["split"].value_counts()               # faces in each part of the split
+    history = pd.DataFrame(fit.history)
+    history.index = pd.RangeIndex(1, len(history) + 1, name="epoch")
+    # fresh=True: a new model starts with no facts, so an older model's threshold cannot outlive it
+    model_files.write_facts(path, fresh=True, name=name, class_names=splits.split_class_names(split),
+                            input_shape=list(input_shape), params=int(best.count_params()), epochs_run=len(history),
+                            best_epoch=int(history["val_loss"].idxmin()), train_seconds=round(seconds, 1),
+                            train_images=int(parts.get("train", 0)), val_images=int(parts.get("val", 0)),
+                            fast=config.fast(), saved_bytes=path.stat().st_size, **more_facts)
+    print(f"{name}: {seconds / 60:.1f} min, {len(history)} epochs, best epoch "
+          f"{history['val_loss'].idxmin()}, {path.stat().st_size / 1e6:.2f} MB")
+    return history
+
+
+# ---- 03_train, cell nb03-020
+def untrained(name):
+    return model_files.load_model(config.untrained_dir() / config.MODELS[name].file, notebook="02_build_the_network")
+
+
+class TimeBudget(keras.callbacks.Callback):
+    """Stop before an epoch that would end past `seconds` (at least one epoch runs)."""
+
+    def __init__(self, seconds):
+        super().__init__()
+        self.seconds = seconds
+
+    def on_train_begin(self, logs=None):
+        self.start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        used = time.perf_counter() - self.start
+        per_epoch = used / (epoch + 1)
+        if used + per_epoch > self.seconds and not self.model.stop_training:
+            self.model.stop_training = True
+            print(f"time budget: stopping after epoch {epoch + 1} "
+                  f"({used / 60:.1f} of {self.seconds / 60:.0f} min used, {per_epoch:.0f} s per epoch)")
+
+
+# ---- 07_inside_the_network, cell cell-006
 def grad_cam_layer(net):
     """The network's last feature maps: the output of its last ReLU, which global pooling reads."""
     return [layer for layer in net.layers if isinstance(layer, keras.layers.ReLU)][-1]
 
 
-# ---- 06_inside_the_network, cell cell-025
+# ---- 07_inside_the_network, cell cell-025
 def sub_model(net, chosen):
     """A model from `net`'s input to [the outputs of the `chosen` layers, in order, ..., the prediction]."""
     x = inputs = keras.Input(net.input_shape[1:])
@@ -30,7 +107,7 @@ def sub_model(net, chosen):
     return keras.Model(inputs, [*picked, x])
 
 
-# ---- 06_inside_the_network, cell cell-008
+# ---- 07_inside_the_network, cell cell-008
 def grad_cam(net, layer, images, targets):
     """Grad-CAM maps (N, h, w) in [0, 1] at `layer`; target 1 explains P(class 1), 0 explains 1 - P."""
     grad_model = sub_model(net, [layer])
@@ -48,7 +125,7 @@ def grad_cam(net, layer, images, targets):
     return (cam / tf.where(top > 0, top, 1.0)).numpy()   # scaled to a maximum of 1 (an empty map stays 0)
 
 
-# ---- 07_efficiency_and_deployment, cell 60a1553a
+# ---- 08_efficiency_and_deployment, cell 60a1553a
 def tflite_proba(interpreter, fitted):
     """P(class 1) from a .tflite interpreter, for images already fitted to its input shape (0-255)."""
     inp, out = interpreter.get_input_details()[0], interpreter.get_output_details()[0]

@@ -1,7 +1,7 @@
 """Saved model files: safe loading, the facts saved beside them, the decision rule, a layer table.
 No architecture lives here.
 
-Beside each trained ``name.keras`` (lesson 03) sits ``name.json``: what lesson 03 measured (class names,
+Beside each trained ``name.keras`` (lessons 03, 04) sits ``name.json``: what its lesson measured (class names,
 epochs, training time, ...) and, once lesson 05 has chosen it on validation, the decision ``threshold``.
 Lesson 08 writes the same facts beside each ``.tflite`` file. Everything that predicts reads them, and
 every answer is :func:`decide`: the one place a probability is compared with a threshold.
@@ -29,13 +29,15 @@ def decide(p_class1, threshold: float = DEFAULT_THRESHOLD):
     return chosen.astype(int) if chosen.ndim else int(chosen)
 
 
-def load_model(path: Path | str, notebook: str = "03_train"):
+def load_model(path: Path | str, notebook: str | None = None):
     """A ``.keras`` model loaded in Keras's safe mode (no code from the file runs). A missing file stops with
-    "run notebook ``notebook`` first"; any other file with a one-line ValueError."""
+    "run notebook ``notebook`` first" (default: the notebook ``config.MODELS`` says writes that file, else
+    ``03_train``); any other file with a one-line ValueError."""
     import keras
+    notebook = notebook or config.written_by(path)
     path = config.require(path, notebook, f"The model {Path(path).name}")
     if path.suffix != ".keras":             # .h5 and SavedModel folders ignore safe mode (CVE-2025-9905)
-        raise ValueError(f"{path}: only .keras files load here (Keras safe mode): use the .keras file lesson 03 saves.")
+        raise ValueError(f"{path}: only .keras files load here (Keras safe mode): use the .keras files lessons 03 and 04 save.")
     try:
         if not zipfile.is_zipfile(path):
             raise zipfile.BadZipFile
@@ -59,10 +61,10 @@ def read_facts(model_path: Path | str) -> dict:
         facts = json.loads(path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise ValueError(f"{path}: not a facts file this series wrote ({error}). Delete it and run the "
-                         "notebook that writes it again (03_train; 05_evaluate for the threshold).") from None
+                         "notebook that writes it again (03_train or 04_better_recipe; 05_evaluate for the threshold).") from None
     if not isinstance(facts, dict):
         raise ValueError(f"{path}: not a facts file this series wrote (no JSON object). Delete it and run "
-                         "the notebook that writes it again (03_train; 05_evaluate for the threshold).")
+                         "the notebook that writes it again (03_train or 04_better_recipe; 05_evaluate for the threshold).")
     return facts
 
 

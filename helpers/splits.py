@@ -176,7 +176,7 @@ def split_class_names(split: pd.DataFrame) -> list[str]:
 
 def balanced_class_weights(labels) -> dict[int, float]:
     """Lesson 03's class weights, {0: w0, 1: w1}: faces / (2 x faces of that class), so both classes
-    weigh the same in the loss (scikit-learn's "balanced"). For lessons 09 and 10, which train again."""
+    weigh the same in the loss (scikit-learn's "balanced"). For lessons 04, 09 and 10, which train again."""
     from sklearn.utils.class_weight import compute_class_weight
     weights = compute_class_weight("balanced", classes=np.array([0, 1]), y=np.asarray(labels))
     return {0: float(weights[0]), 1: float(weights[1])}

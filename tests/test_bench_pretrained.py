@@ -63,4 +63,4 @@ def test_the_bench_asks_for_lesson_10_and_the_second_seed(tmp_path, monkeypatch)
     assert bench.pretrained_files()[0] == (bench.PRETRAINED, f"{bench.PRETRAINED}.keras")
     assert len(bench.pretrained_files()) == 1 + len(bench.SECOND_SEEDS)
     (tmp_path / config.OUR_MODEL).unlink()                        # a new happy_sad: lesson 10 compares with it
-    assert bench.missing_steps() == ["02", "03", "10"]
+    assert bench.missing_steps() == ["02", "03", "04", "10"]

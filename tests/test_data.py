@@ -300,6 +300,8 @@ ALLOWED = {   # (file, code on the line, without spaces): why it is neither a de
     ("notebooks/03_train.ipynb", "tf.io.decode_image(tf.io.read_file(path)"):
         "lesson 03's tf.data chain reads the split's FER-2013 PNGs (8-bit gray, each decoded by "
         "data.read_image when the split was made) and fits them with data.to_model_input",
+    ("helpers/lessons.py", "tf.io.decode_image(tf.io.read_file(path)"):
+        "lesson 03's tf.data chain, copied from its #@save cell by make lesson-code for lesson 04",
     ("notebooks/07_inside_the_network.ipynb", "tf.image.resize(np.asarray(a,np.float32)"): "two maps "
                                                                                            "brought to one size to compare",
 }

@@ -1,8 +1,9 @@
-"""A retrained model's facts start fresh: lesson 03 drops the threshold and mirror choice that
-lesson 05 chose for the model it replaces (``predict``, lesson 08 and lesson 09 read them).
+"""A retrained model's facts start fresh: lessons 03 and 04 drop the threshold and mirror choice that
+lesson 05 chose for the model they replace (``predict``, lesson 08 and lesson 09 read them).
 
 Nothing is trained: the test runs lesson 03's own ``keep_best`` (the code that saves every trained
-model and its facts) on a tiny untrained model with a stale facts file beside it.
+model and its facts, lesson 04 imports it from helpers/lessons.py) on a tiny untrained model with a
+stale facts file beside it.
 """
 import ast
 import types
@@ -13,15 +14,16 @@ import nbformat
 import numpy as np
 import pandas as pd
 
-from helpers import config, model_files
+from helpers import config, model_files, splits
 
-LESSON_03 = Path(__file__).resolve().parents[1] / "notebooks" / "03_train.ipynb"
+NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+LESSON_03, LESSON_04 = NOTEBOOKS / "03_train.ipynb", NOTEBOOKS / "04_better_recipe.ipynb"
 STALE = {"threshold": 0.441, "flip_average": True,                 # what lesson 05 writes
          "threshold_criterion": "max balanced_accuracy on the validation split"}
 
 
-def lesson_03_code() -> list[str]:
-    return [c.source for c in nbformat.read(LESSON_03, as_version=4).cells if c.cell_type == "code"]
+def lesson_code(*lessons) -> list[str]:
+    return [c.source for lesson in lessons for c in nbformat.read(lesson, as_version=4).cells if c.cell_type == "code"]
 
 
 def test_write_facts_fresh_drops_every_older_fact(tmp_path):
@@ -40,19 +42,19 @@ def test_lesson_03_retrain_clears_the_stale_threshold(tmp_path, monkeypatch):
     keras.Sequential([keras.Input((48, 48, 1)), keras.layers.GlobalAveragePooling2D(),
                       keras.layers.Dense(1, activation="sigmoid")]).save(path)   # the checkpoint fit left
     model_files.write_facts(path, class_names=["happy", "sad"], epochs_run=40, **STALE)  # the previous model's
-    lesson = {"config": config, "model_files": model_files, "pd": pd, "class_names": ["happy", "sad"],
-              "train_rows": pd.DataFrame(index=range(10)), "val_rows": pd.DataFrame(index=range(4))}
-    exec(next(code for code in lesson_03_code() if "def keep_best(" in code), lesson)
+    lesson = {"config": config, "model_files": model_files, "pd": pd, "splits": splits}
+    exec(next(code for code in lesson_code(LESSON_03) if "def keep_best(" in code), lesson)
     fit = types.SimpleNamespace(history={"loss": [0.7, 0.6], "val_loss": [0.69, 0.65]})
-    lesson["keep_best"]("happy_sad", fit, 12.3, (48, 48, 1))
+    split = pd.DataFrame({"label": [0, 1] * 7, "class": ["happy", "sad"] * 7, "split": ["train"] * 10 + ["val"] * 4})
+    lesson["keep_best"]("happy_sad", fit, 12.3, (48, 48, 1), split)
     facts = model_files.read_facts(path)
     assert not set(STALE) & set(facts), facts
     assert facts["epochs_run"] == 2 and facts["best_epoch"] == 2 and facts["input_shape"] == [48, 48, 1]
-    assert facts["class_names"] == ["happy", "sad"] and facts["train_images"] == 10
+    assert facts["class_names"] == ["happy", "sad"] and facts["train_images"] == 10 and facts["val_images"] == 4
 
 
-def test_every_model_lesson_03_saves_gets_fresh_facts():
-    cells = lesson_03_code()
+def test_every_model_lessons_03_and_04_save_gets_fresh_facts():
+    cells = lesson_code(LESSON_03, LESSON_04)
     calls = [node for code in cells for node in ast.walk(ast.parse(code))
              if isinstance(node, ast.Call) and getattr(node.func, "attr", None) == "write_facts"]
     assert calls, "lesson 03 no longer writes facts"

@@ -10,7 +10,8 @@ from tools import lesson_code
 def test_helpers_lessons_is_the_notebooks_saved_cells():
     assert lesson_code.main(["--check"]) == 0, "run make lesson-code"
     names = [source.split("def ", 1)[1].split("(")[0] for _, _, source in lesson_code.saved_cells()]
-    assert names == ["grad_cam_layer", "sub_model", "grad_cam", "tflite_proba"]   # lessons 07 and 08, in order
+    assert names == ["make_dataset", "make_callbacks", "untrained",           # lesson 03, for lesson 04
+                     "grad_cam_layer", "sub_model", "grad_cam", "tflite_proba"]   # lessons 07 and 08, in order
 
 
 def _notebook(folder, *cells):

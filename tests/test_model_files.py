@@ -55,7 +55,7 @@ def test_load_model_refuses_anything_but_a_keras_file(tmp_path, name):
     with pytest.raises(ValueError) as error:
         model_files.load_model(path)
     assert str(error.value) == (f"{path}: only .keras files load here (Keras safe mode): "
-                                "use the .keras file lesson 03 saves.")
+                                "use the .keras files lessons 03 and 04 save.")
 
 
 def test_load_model_names_the_notebook_to_run(tmp_path):
@@ -63,6 +63,9 @@ def test_load_model_names_the_notebook_to_run(tmp_path):
         model_files.load_model(tmp_path / "missing.keras")
     with pytest.raises(config.MissingStepError, match="02_build_the_network"):
         model_files.load_model(tmp_path / "missing.keras", notebook="02_build_the_network")
+    with pytest.raises(config.MissingStepError, match="04_better_recipe"):   # config.MODELS: who writes it
+        model_files.load_model(tmp_path / config.OUR_MODEL)
+    assert config.written_by("happy_sad_plain.keras") == "03_train" and config.written_by("x.keras") == "03_train"
 
 
 def test_load_model_says_when_a_file_is_not_a_keras_model(tmp_path):
@@ -116,7 +119,8 @@ def test_the_models_are_listed_once(monkeypatch, tmp_path):
     """config.MODELS names every model file; the bench reads it; lesson 10's second seed has its suffix."""
     from tools import bench
     monkeypatch.setattr(config, "ROOT", tmp_path)
-    assert [m.name for m in config.models("network")] == ["original_cnn", "original_cnn_48", "happy_sad"]
+    assert [m.name for m in config.models("network")] == ["original_cnn", "original_cnn_48", "happy_sad_plain",
+                                                       "happy_sad"]
     assert [(m.name, m.file) for m in config.models("network")] == bench.NETWORKS
     assert [f"happy_sad_{mode}.tflite" for mode in config.TFLITE_MODES] == bench.TFLITE
     pretrained = config.MODELS["happy_sad_pretrained"]

@@ -134,6 +134,7 @@ def test_solutions_are_tagged_and_hidden(path):
 LESSON_CODE = {
     "02": ["Sequential(", "Conv2D(", ".summary("],
     "03": [".compile(", ".fit(", "EarlyStopping(", "ModelCheckpoint("],
+    "04": [".compile(", ".fit(", "AdamW(", "SwapEMAWeights("],
     "05": [".predict("],
     "07": ["GradientTape"],
     "08": ["TFLiteConverter"],

@@ -97,7 +97,7 @@ IDEAS = [
     ("01", "**threshold**", "model_files.decide(", "code"),
     ("02", 'With `padding="same"`', 'padding="same"', "code"),
     ("02", "**multiply-add**", "multiply-add", "any"),
-    ("03", "**Balanced accuracy**", "balanced_accuracy_score", "code"),
+    ("04", "**Balanced accuracy**", "balanced_accuracy_score", "code"),
     ("06", "**penalty**", "penalty", "any"),
     ("08", "**scale**", "zero point", "any"),
     ("08", "**folds**", "fold", "any"),

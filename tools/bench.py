@@ -3,7 +3,7 @@
 ``python -m tools.bench [--repeats N] [--no-train]`` (full mode unless HAPPYSAD_FAST=1):
 
 1. makes what is missing by running the lessons that make it through ``tools.run_series``
-   (01 split, 02-03 networks, 05 threshold, 06 HOG baseline, 08 TFLite files, 10 the pretrained
+   (01 split, 02-04 networks, 05 threshold, 06 HOG baseline, 08 TFLite files, 10 the pretrained
    model), and lesson 10 once more for each of :data:`SECOND_SEEDS` (``HAPPYSAD_TRAINING_SEED``);
 2. scores every model on the test split with ``evaluation.comparison_row`` at the
    0.5 threshold (the same rule for every model, so the rows compare);
@@ -58,7 +58,7 @@ def pretrained_files(folder: Path | None = None) -> list[tuple[str, str]]:
 
 
 def training_throughput(facts: dict) -> float | None:
-    """Faces a second in training, from what lesson 03 saved: training faces x epochs / training seconds
+    """Faces a second in training, from what lessons 03 and 04 saved: training faces x epochs / training seconds
     (validation after each epoch included, as the learner waits for it). None when a fact is missing."""
     try:
         return facts["train_images"] * facts["epochs_run"] / facts["train_seconds"]
@@ -74,20 +74,20 @@ def missing_steps() -> list[str]:
     if not (config.prepared_dir() / splits.SPLIT_FILE).exists():
         steps.append("01")
     if not all((folder / file).exists() for _, file in NETWORKS):
-        steps += ["02", "03"]
+        steps += ["02", "03", "04"]                   # 04 trains happy_sad, compared with 03's happy_sad_plain
     if not (folder / BASELINE[1]).exists():
         steps.append("06")
     if not all((folder / file).exists() for file in TFLITE):
-        if "03" in steps or "threshold" not in model_files.read_facts(folder / config.OUR_MODEL):
+        if "04" in steps or "threshold" not in model_files.read_facts(folder / config.OUR_MODEL):
             steps.append("05")                    # lesson 08 exports with lesson 05's threshold
         steps.append("08")
-    if "03" in steps or not (folder / pretrained_file()).exists():
+    if "04" in steps or not (folder / pretrained_file()).exists():
         steps.append("10")
     return sorted(steps)
 
 
 def missing_seeds() -> list[int]:
-    """The second training seeds whose lesson-09 model is not there yet."""
+    """The second training seeds whose lesson-10 model is not there yet."""
     return [seed for seed in SECOND_SEEDS if not (config.models_dir() / pretrained_file(seed)).exists()]
 
 

@@ -28,11 +28,14 @@ the lesson's cell, then run ``make lesson-code``. A test fails while this file a
 """
 from __future__ import annotations
 
+import time
+
 import keras
 import numpy as np
+import pandas as pd
 import tensorflow as tf
 
-from helpers import data
+from helpers import config, data, model_files, splits
 '''
 ALLOWED = (ast.FunctionDef, ast.ClassDef, ast.Import, ast.ImportFrom, ast.Assign, ast.AnnAssign)
 
