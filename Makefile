@@ -54,7 +54,7 @@ test: $(STAMP)
 test-browser: $(STAMP)
 	HAPPYSAD_FAST=1 $(PY) -m pytest tests_browser -p no:cacheprovider -s
 
-# Full-mode numbers: trains through notebooks 01-03 (and 05, 06, 08) if models/ lacks them, then measures.
+# Full-mode numbers: trains through notebooks 01-04 (and 05, 06, 08, 10) if models/ lacks them, then measures.
 bench: $(STAMP)
 	$(PY) -m tools.bench
 

@@ -14,7 +14,7 @@ outputs; the committed ones must stay clean). Then, as a learner would:
 4. the run report ``outputs/[fast/]index.html`` renders, with its pictures.
 
 Screenshots of each go to ``outputs/[fast/]browser/``. Lesson 09 needs lessons 02-05's models:
-when they are missing (a fresh clone), ``tools.run_series --only 02,03,05`` makes them after step 1;
+when they are missing (a fresh clone), ``tools.run_series --only 02,03,04,05`` makes them after step 1;
 it writes the report too. With the models there but no report, ``--only 05`` writes it.
 
 Chromium is the system's (``HAPPYSAD_CHROMIUM``, else ``chromium`` / ``chromium-browser`` /
@@ -416,7 +416,7 @@ def test_lesson_01_runs_all_cells_quietly(page, out_dir):
 def test_lesson_09_answers_an_uploaded_photo(page, out_dir, my_photo):
     tab, url, token = page
     if not models_ready():                  # a fresh clone: lesson 01 made the split just now
-        run_headless("02,03,05")
+        run_headless("02,03,04,05")
     open_notebook(tab, url, token, LESSONS[1])
     seconds = run_all(tab)
     print(f"09 Run All: {seconds:.0f} s")
@@ -535,7 +535,7 @@ def test_lesson_09_answers_a_webcam_frame(camera_page, out_dir):
 def test_the_run_report_renders_with_its_pictures(browser, out_dir):
     index = config.outputs_dir() / "index.html"
     if not index.is_file():
-        run_headless("05" if models_ready() else "02,03,05")
+        run_headless("05" if models_ready() else "02,03,04,05")
     context = browser.new_context(viewport={"width": 1100, "height": 900})
     tab = context.new_page()
     tab.goto(index.resolve().as_uri())
