@@ -35,7 +35,7 @@ def test_select_and_only(tmp_path):
     assert [p.name for p in run_series.select(tmp_path, "1,10")] == ["01_a.ipynb", "10_c.ipynb"]
     assert [p.name for p in run_series.select(tmp_path, ["02"])] == ["02_b.ipynb"]
     with pytest.raises(ValueError, match="no notebook matches"):
-        run_series.select(tmp_path, "08")
+        run_series.select(tmp_path, "07")
 
 
 def test_runs_notebooks_in_order_and_writes_report(tmp_path, capsys):
@@ -117,7 +117,7 @@ def test_main_only_and_bad_selection(tmp_path, capsys):
     nbs = tmp_path / "nbs"
     nbs.mkdir()
     _notebook(nbs / "01_a.ipynb", "1")
-    assert run_series.main(["--notebooks", str(nbs), "--out", str(tmp_path / "o"), "--only", "06"]) == 2
+    assert run_series.main(["--notebooks", str(nbs), "--out", str(tmp_path / "o"), "--only", "05"]) == 2
     assert "no notebook matches" in capsys.readouterr().out
 
 
