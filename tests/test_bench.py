@@ -74,6 +74,7 @@ def _build_project(tmp_path, monkeypatch):
     names = splits.split_class_names(split)
     for file, shape, seconds in ((config.ORIGINAL_MODEL, (32, 32, 3), 600.0),
                                  (config.ORIGINAL_48_MODEL, (48, 48, 1), 300.0),
+                                 (config.MODELS["happy_sad_plain"].file, (48, 48, 1), 60.0),   # lesson 03's plain run
                                  (config.OUR_MODEL, (48, 48, 1), 90.0)):
         model = _known_network(shape)
         model.save(tmp_path / "models" / file)
@@ -114,8 +115,8 @@ def measured(project):
 def test_bench_measures_saved_models_and_writes_the_table(project, measured):
     assert bench.missing_steps() == ["05", "08"]   # two TFLite files and lesson 05's threshold missing
     table = measured
-    assert list(table.index) == ["original_cnn", "original_cnn_48", "happy_sad", "happy_sad_pretrained",
-                                 "hog_linear", "happy_sad_float32"]
+    assert list(table.index) == ["original_cnn", "original_cnn_48", "happy_sad_plain", "happy_sad",
+                                 "happy_sad_pretrained", "hog_linear", "happy_sad_float32"]
     assert table.index.name == "model"
 
     # every score against an answer computed here: 0.5 threshold, the test split, one view (and mirrored)
@@ -148,7 +149,7 @@ def test_bench_measures_saved_models_and_writes_the_table(project, measured):
     assert table.loc["hog_linear", "balanced_accuracy"] == pytest.approx(balanced_accuracy_score(y_test, fitted))
     assert (table["n"] == len(y_test)).all()
 
-    # facts of the files and of lesson 03's .json
+    # facts of the files and of lessons 03 and 04's .json
     assert table.loc["original_cnn", "input"] == "32x32x3" and table.loc["happy_sad", "input"] == "48x48x1"
     assert table.loc["happy_sad", "params"] == 48 * 48 + 1
     assert table.loc["original_cnn", "train_minutes"] == pytest.approx(10.0)
@@ -159,7 +160,8 @@ def test_bench_measures_saved_models_and_writes_the_table(project, measured):
     assert pd.isna(table.loc["happy_sad_pretrained", "train_faces_per_s"])     # no train_images saved
     assert table.loc["happy_sad", "saved_mb"] == pytest.approx(
         (project / "models" / config.OUR_MODEL).stat().st_size / 1e6)
-    assert list(table["kind"]) == ["Keras", "Keras", "Keras", "Keras", "scikit-learn", "TFLite"]
+    assert list(table["kind"]) == ["Keras", "Keras", "Keras", "Keras", "Keras", "scikit-learn", "TFLite"]
+    assert table.loc["happy_sad_plain", "train_minutes"] == pytest.approx(1.0)
     assert (table["images_per_s_b64"] > 0).all() and (table["latency_ms_b1"] > 0).all()
 
     path = bench.write(table)
