@@ -17,7 +17,7 @@ def test_measured_times_reads_both_modes(tmp_path, monkeypatch):
     (tmp_path / "outputs" / "fast" / "timings.csv").write_text(
         "notebook,seconds,status\n02_build_the_network.ipynb,12.4,ok\n03_train.ipynb,61.0,ok\n")
     (tmp_path / "outputs" / "timings.csv").write_text(
-        "notebook,seconds,status\n03_train.ipynb,1500,ok\n04_evaluate.ipynb,30,failed\n")
+        "notebook,seconds,status\n03_train.ipynb,1500,ok\n05_evaluate.ipynb,30,failed\n")
     assert notebook.measured_times("03 Train") == "fast 61 s, full 25.0 min"
     assert notebook.measured_times("02 Build") == "fast 12 s"
     assert "not yet measured" in notebook.measured_times("05 Evaluate")   # a failed run is no time
