@@ -383,7 +383,8 @@ def fake_camera_clip(photo: Path, folder: Path, size=(640, 480), frames: int = 5
 # ------------------------------------------------------------------ what the lessons need, headless
 
 def models_ready() -> bool:
-    return ((config.models_dir() / config.OUR_MODEL).is_file()
+    # every network lessons 03-04 train (lesson 05, run for the report, scores them all) and lesson 02's file
+    return (all(model.path().is_file() for model in config.models("network"))
             and (config.untrained_dir() / config.OUR_MODEL).is_file())
 
 
