@@ -57,14 +57,14 @@ def read_facts(model_path: Path | str) -> dict:
     path = facts_path(model_path)
     if not path.exists():
         return {}
+    rerun = (f"Delete it and run the notebook that writes it again ({config.written_by(model_path)}; "
+             "05_evaluate for the threshold).")
     try:
         facts = json.loads(path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise ValueError(f"{path}: not a facts file this series wrote ({error}). Delete it and run the "
-                         "notebook that writes it again (03_train or 04_better_recipe; 05_evaluate for the threshold).") from None
+        raise ValueError(f"{path}: not a facts file this series wrote ({error}). {rerun}") from None
     if not isinstance(facts, dict):
-        raise ValueError(f"{path}: not a facts file this series wrote (no JSON object). Delete it and run "
-                         "the notebook that writes it again (03_train or 04_better_recipe; 05_evaluate for the threshold).")
+        raise ValueError(f"{path}: not a facts file this series wrote (no JSON object). {rerun}")
     return facts
 
 

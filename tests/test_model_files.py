@@ -111,8 +111,9 @@ def test_layer_table_counts_every_parameter():
 @pytest.mark.parametrize("text", ["", "{not json", "[1, 2]"])
 def test_a_broken_facts_file_is_named(tmp_path, text):
     model_files.facts_path(tmp_path / "happy_sad.keras").write_text(text)
-    with pytest.raises(ValueError, match=r"happy_sad\.json: not a facts file this series wrote"):
+    with pytest.raises(ValueError, match=r"happy_sad\.json: not a facts file this series wrote") as raised:
         model_files.read_facts(tmp_path / "happy_sad.keras")
+    assert "(04_better_recipe;" in str(raised.value)        # the notebook config.MODELS says writes it
 
 
 def test_the_models_are_listed_once(monkeypatch, tmp_path):
