@@ -180,3 +180,17 @@ def test_the_last_line_says_when_the_run_used_the_synthetic_demo(tmp_path):
     assert real == f"Report: {(tmp_path / 'index.html').resolve()}  (the whole run took 1:15)"
     assert "SYNTHETIC" not in real
     assert demo.startswith(real) and "ON THE SYNTHETIC DEMO" in demo and "make data" in demo
+
+
+def test_timings_keep_earlier_rows_but_one_row_per_lesson_number(tmp_path):
+    path = tmp_path / "timings.csv"
+    path.write_text("notebook,seconds,status,peak_rss_mb,runner_peak_rss_mb\n"
+                    "03_train.ipynb,370.3,ok,2811,97\n"          # not run this time: kept
+                    "04_evaluate.ipynb,43.0,ok,4367,111\n"        # lesson 04 is another notebook now: dropped
+                    "05_evaluate.ipynb,55.0,ok,4000,100\n")       # run again now: replaced
+    results = [run_series.Result("03_train.ipynb"),
+               run_series.Result("04_better_recipe.ipynb", "ok", 697.5, peak_rss_mb=1255, runner_peak_rss_mb=142),
+               run_series.Result("05_evaluate.ipynb", "ok", 50.0, peak_rss_mb=4100, runner_peak_rss_mb=120)]
+    run_series._timings(results, path)
+    rows = {line.split(",")[0]: line.split(",")[1] for line in path.read_text().splitlines()[1:]}
+    assert rows == {"03_train.ipynb": "370.3", "04_better_recipe.ipynb": "697.5", "05_evaluate.ipynb": "50.0"}

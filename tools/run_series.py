@@ -412,11 +412,16 @@ def _blank_or(value: float | None, digits: int = 1) -> str:
 
 
 def _timings(results: list[Result], path: Path) -> None:
-    """Write timings.csv: this run's rows, plus earlier rows of notebooks not run this time."""
+    """Write timings.csv: this run's rows, plus earlier rows of notebooks not run this time.
+
+    One row per lesson number: an earlier row whose number a notebook of this run has, under another
+    name (a lesson renumbered since), is dropped."""
     rows = {}
     if path.exists():
         with open(path, newline="", encoding="utf-8") as handle:
             rows = {r["notebook"]: r for r in csv.DictReader(handle)}
+    names = {r.notebook[:2]: r.notebook for r in results}
+    rows = {name: row for name, row in rows.items() if names.get(name[:2], name) == name}
     for r in results:
         if r.status != "not run" or r.notebook not in rows:
             rows[r.notebook] = {"notebook": r.notebook, "status": r.status,
