@@ -6,6 +6,8 @@
 #   make data             - the real data from its public sources, verified (make run does it when there is none)
 #   make test-browser     - JupyterLab in headless Chromium (Playwright): lessons 01 and 09, the upload, the report
 #   make bench            - every model measured side by side -> outputs/benchmark.md
+#   make times            - after make run: each section's compute time, to plan a class (tools/section_times.py)
+#   make recipe-steps     - lesson 04's additions one at a time on the plain run -> outputs/recipe_steps.md (~20 min)
 #   make student          - copies of the notebooks without the solution cells -> outputs/student/
 #   make clean-notebooks  - strip outputs from notebooks/*.ipynb (nbstripout; also a pre-commit hook)
 #   make lint             - ruff (settings in pyproject.toml); CI runs it before the tests
@@ -25,7 +27,7 @@ NBSTRIPOUT := $(PY) -m nbstripout --keep-id
 CHECK_PYTHON := -c 'import sys; v = sys.version_info[:2]; sys.exit(0 if (3, 11) <= v <= (3, 13) else \
   "%s is Python %d.%d; this project needs Python 3.11-3.13: install one, then run make PYTHON=python3.11 (and delete .venv if it exists)." % (sys.executable, *v))'
 
-.PHONY: run lab data test test-browser bench student clean-notebooks check-notebooks lint lock lesson-code
+.PHONY: run lab data test test-browser bench times recipe-steps student clean-notebooks check-notebooks lint lock lesson-code
 
 $(STAMP): requirements.lock pyproject.toml
 	@if [ -x $(PY) ]; then $(PY) $(CHECK_PYTHON); else $(PYTHON) $(CHECK_PYTHON); fi
@@ -57,6 +59,12 @@ test-browser: $(STAMP)
 # Full-mode numbers: trains through notebooks 01-04 (and 05, 06, 08, 10) if models/ lacks them, then measures.
 bench: $(STAMP)
 	$(PY) -m tools.bench
+
+times: $(STAMP)
+	$(PY) -m tools.section_times
+
+recipe-steps: $(STAMP)
+	$(PY) -m tools.recipe_steps
 
 student: $(STAMP)
 	$(PY) -m jupyter nbconvert --to notebook --output-dir $(STUDENT_DIR) \
